@@ -1,0 +1,3 @@
+from composite_booking.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Dependencies as `Annotated` aliases, so route signatures read as plain types."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from composite_booking.db.models import Company
+from composite_booking.db.repositories.catalog import (
+    BranchRepository,
+    ServiceRepository,
+    StaffRepository,
+)
+from composite_booking.db.repositories.companies import CompanyRepository
+from composite_booking.domain.catalog import CatalogService, Pagination
+from composite_booking.domain.errors import Unauthorized
+
+
+def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    return factory
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One unit of work per request: committed when the route returns, rolled back when it raises.
+
+    Used with `scope="function"` so the commit happens before the response is sent: a failed commit
+    becomes an error response, never a success for data that was not stored.
+    """
+    async with _session_factory(request)() as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="The company's API key: `Authorization: Bearer <key>`.")
+
+
+async def get_company(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Company:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("send the company's API key as `Authorization: Bearer <key>`")
+    company = await CompanyRepository(session).company_for_api_key(credentials.credentials)
+    if company is None:
+        raise Unauthorized("the API key is not valid")
+    return company
+
+
+CompanyDep = Annotated[Company, Depends(get_company)]
+
+
+def get_catalog(session: SessionDep, company: CompanyDep) -> CatalogService:
+    return CatalogService(
+        BranchRepository(session, company.id),
+        StaffRepository(session, company.id),
+        ServiceRepository(session, company.id),
+    )
+
+
+CatalogDep = Annotated[CatalogService, Depends(get_catalog)]
+
+
+def get_pagination(
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+) -> Pagination:
+    return Pagination(limit=limit, offset=offset)
+
+
+PaginationDep = Annotated[Pagination, Depends(get_pagination)]

@@ -1,0 +1,43 @@
+"""Settings read from environment variables (documented in the README, one line each)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/composite_booking"
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Accept the usual `postgresql://` spellings and point SQLAlchemy at asyncpg."""
+    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL)
+    database_pool_size: int = Field(default=10, ge=1)
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    environment: str = "production"
+
+    calcom_base_url: str = "https://api.cal.com"
+    calcom_api_key: str | None = None
+    calcom_timeout_s: float = Field(default=10.0, gt=0)
+    calcom_webhook_secret: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, value: str) -> str:
+        return to_asyncpg_url(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

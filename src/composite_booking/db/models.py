@@ -1,0 +1,254 @@
+"""All tables in one place. Every tenant-owned row carries `company_id`; repositories always filter on it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from composite_booking.db.base import Base, TimestampMixin
+
+# The name a 409 is recognised by (SQLSTATE 23P01 on this constraint).
+STAFF_OVERLAP_CONSTRAINT = "ex_appointment_slots_staff_overlap"
+
+
+class Company(TimestampMixin, Base):
+    __tablename__ = "companies"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class ApiKey(Base):
+    """API keys are stored as SHA-256 digests: they are long random tokens, so a fast hash is enough."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Branch(TimestampMixin, Base):
+    __tablename__ = "branches"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    calcom_team_id: Mapped[int | None] = mapped_column(BigInteger)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class StaffService(Base):
+    """Which services a staff member performs."""
+
+    __tablename__ = "staff_services"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+
+
+class Staff(TimestampMixin, Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    calcom_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    service_links: Mapped[list[StaffService]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by=StaffService.service_id
+    )
+
+
+class Customer(TimestampMixin, Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8), server_default="de")
+
+    __table_args__ = (Index("ix_customers_company_id_email", "company_id", "email"),)
+
+
+class Service(TimestampMixin, Base):
+    """A bookable service. `segments` is validated JSON; the duration is always derived from it."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    composite: Mapped[bool] = mapped_column(Boolean)
+    segments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    pause_bookable_policy: Mapped[str] = mapped_column(String(16))
+    reminder_policy: Mapped[str] = mapped_column(String(16), server_default="single")
+    reschedule_policy: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    price: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    currency: Mapped[str] = mapped_column(String(3), server_default="EUR")
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "pause_bookable_policy IN ('free', 'blocked', 'flexible', 'never')", name="pause_policy"
+        ),
+        CheckConstraint("reminder_policy IN ('single', 'per_segment', 'none')", name="reminder_policy"),
+        CheckConstraint(
+            "jsonb_typeof(segments) = 'array' AND jsonb_array_length(segments) >= 1", name="segments"
+        ),
+        CheckConstraint("price IS NULL OR price >= 0", name="price"),
+    )
+
+
+class Appointment(TimestampMixin, Base):
+    """One booking of a service: the whole chain of segments, booked whole or not at all."""
+
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    composite_uid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    status: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    confirmation_code: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timezone: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+
+    slots: Mapped[list[AppointmentSlot]] = relationship(
+        lazy="raise", back_populates="appointment", order_by="AppointmentSlot.position"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("company_id", "confirmation_code"),
+        CheckConstraint("ends_at > starts_at", name="time_order"),
+        CheckConstraint(
+            "source IN ('api', 'voice', 'calcom', 'admin')",
+            name="source",
+        ),
+        Index("ix_appointments_company_id_starts_at", "company_id", "starts_at"),
+    )
+
+
+class AppointmentSlot(Base):
+    """One segment booking or one held pause of an appointment: a span of a staff member's time.
+
+    Active rows of one staff member never overlap: PostgreSQL refuses it (the exclusion constraint), so no
+    race in the application can double-book a staff member.
+    """
+
+    __tablename__ = "appointment_slots"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    position: Mapped[int] = mapped_column(Integer)
+    segment_key: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    calcom_booking_uid: Mapped[str | None] = mapped_column(String(128), index=True)
+    calcom_event_type_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    appointment: Mapped[Appointment] = relationship(lazy="raise", back_populates="slots")
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('segment', 'pause')", name="kind"),
+        CheckConstraint("ends_at > starts_at", name="time_order"),
+        UniqueConstraint("appointment_id", "kind", "position"),
+        ExcludeConstraint(
+            ("staff_id", "="),
+            (func.tstzrange(text("starts_at"), text("ends_at"), text("'[)'")), "&&"),
+            name=STAFF_OVERLAP_CONSTRAINT,
+            using="gist",
+            where=text("active"),
+        ),
+        Index("ix_appointment_slots_staff_id_starts_at", "staff_id", "starts_at"),
+    )
+
+
+class CalcomEventMap(TimestampMixin, Base):
+    """(service, segment, staff member) → the hidden Cal.com event type that books it."""
+
+    __tablename__ = "calcom_event_map"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    segment_key: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    event_type_id: Mapped[int | None] = mapped_column(BigInteger)
+    slug: Mapped[str] = mapped_column(String(128))
+    sync_status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sync_error: Mapped[str | None] = mapped_column(Text)
+    drift: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    drift_detected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("service_id", "segment_key", "staff_id"),
+        CheckConstraint(
+            "sync_status IN ('pending', 'synced', 'error', 'drifted', 'deleting')", name="sync_status"
+        ),
+    )
+
+
+__all__ = [
+    "STAFF_OVERLAP_CONSTRAINT",
+    "ApiKey",
+    "Appointment",
+    "AppointmentSlot",
+    "Branch",
+    "CalcomEventMap",
+    "Company",
+    "Customer",
+    "Service",
+    "Staff",
+    "StaffService",
+]

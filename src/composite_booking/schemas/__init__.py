@@ -1,0 +1,1 @@
+"""Pydantic request and response models shared by the HTTP layer and the use cases."""
