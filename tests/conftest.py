@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from composite_booking.app import create_app
+from composite_booking.calcom.sandbox import CalcomSandbox, DemoSalon, seed_demo_salon
 from composite_booking.config import Settings
 from composite_booking.db.base import Base
 from composite_booking.db.migrate import upgrade
@@ -72,7 +73,8 @@ def test_database() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(test_database: str) -> Settings:
-    return Settings(database_url=test_database, redis_url=None, environment="test")
+    """Workers off: tests drive the outbox worker themselves (`app.state.outbox_worker.run_once()`)."""
+    return Settings(database_url=test_database, redis_url=None, environment="test", workers_enabled=False)
 
 
 @pytest.fixture(scope="session")
@@ -98,11 +100,43 @@ def session_factory(db: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_factory(db)
 
 
+WEBHOOK_SECRET = "whsec_test_secret"
+SANDBOX_URL = "http://calcom.sandbox"
+
+
 @pytest.fixture
-async def app(settings: Settings, db: AsyncEngine) -> AsyncIterator[FastAPI]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
+def sandbox() -> CalcomSandbox:
+    """A fresh Cal.com for each test (in memory, in-process)."""
+    return CalcomSandbox(seed=7)
+
+
+@pytest.fixture
+def calcom_salon(sandbox: CalcomSandbox) -> DemoSalon:
+    """Team "Salon Demo" with Emma, Fabian and David working Tue–Sat 09:00–18:00 Europe/Berlin."""
+    return seed_demo_salon(sandbox)
+
+
+@pytest.fixture
+def app_settings(settings: Settings, calcom_salon: DemoSalon) -> Settings:
+    return settings.model_copy(
+        update={
+            "calcom_api_key": calcom_salon.api_key,
+            "calcom_base_url": SANDBOX_URL,
+            "calcom_webhook_secret": WEBHOOK_SECRET,
+            "calcom_timeout_s": 2.0,
+        }
+    )
+
+
+@pytest.fixture
+async def app(app_settings: Settings, sandbox: CalcomSandbox, db: AsyncEngine) -> AsyncIterator[FastAPI]:
+    """The service with the sandbox as its Cal.com."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox.app), base_url=SANDBOX_URL
+    ) as http:
+        app = create_app(app_settings, calcom_http=http)
+        async with app.router.lifespan_context(app):
+            yield app
 
 
 @dataclass

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from composite_booking import __version__
-from composite_booking.api import branches, health, services, staff, templates
+from composite_booking.api import branches, calcom, health, services, staff, templates
 from composite_booking.api.problems import PROBLEM_MEDIA_TYPE, Problem, install_problem_handlers
+from composite_booking.calcom.client import CalcomClient, create_http_client
+from composite_booking.calcom.ratelimit import RateLimiter, RateLimiterRegistry
+from composite_booking.calcom.sync import EventTypeSync
 from composite_booking.config import Settings, get_settings
+from composite_booking.db.repositories.outbox import OutboxRepository
 from composite_booking.db.session import create_engine, create_session_factory
+from composite_booking.jobs.handlers import calcom_handlers, schedule_drift_check
+from composite_booking.jobs.outbox import Handler, OutboxWorker
+
+log = logging.getLogger(__name__)
 
 API_DESCRIPTION = """\
 Books **composite appointments**: services made of several segments with pauses between them, where the
@@ -23,20 +36,59 @@ Authenticate with the company's API key: `Authorization: Bearer <key>`.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings | None = None, *, calcom_http: httpx.AsyncClient | None = None) -> FastAPI:
+    """`calcom_http` replaces the Cal.com HTTP client (the demo and tests pass one bound to the sandbox)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        session_factory = create_session_factory(engine)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        owned_http = calcom_http is None and settings.calcom_api_key is not None
+        http = (
+            calcom_http if calcom_http is not None else (create_http_client(settings) if owned_http else None)
+        )
+        calcom_client = _calcom_client(settings, http)
+        handlers: dict[str, Handler] = {}
+        event_type_sync = None
+        if calcom_client is not None:
+            event_type_sync = EventTypeSync(session_factory, calcom_client, clock=_utc_now)
+            handlers.update(calcom_handlers(event_type_sync, settings, _utc_now))
+        worker = OutboxWorker(session_factory, handlers, clock=_utc_now)
+
         app.state.settings = settings
         app.state.engine = engine
-        app.state.session_factory = create_session_factory(engine)
+        app.state.session_factory = session_factory
         app.state.redis = redis
+        app.state.calcom = calcom_client
+        app.state.event_type_sync = event_type_sync
+        app.state.outbox_worker = worker
+
+        stop = asyncio.Event()
+        background: asyncio.Task[None] | None = None
+        if settings.workers_enabled:
+            if calcom_client is not None:
+                async with session_factory() as session, session.begin():
+                    first_check = _utc_now() + timedelta(seconds=settings.calcom_drift_interval_s)
+                    await schedule_drift_check(OutboxRepository(session), at=first_check)
+            background = asyncio.create_task(
+                worker.run_forever(stop, poll_interval_s=settings.outbox_poll_interval_s),
+                name="outbox-worker",
+            )
         try:
             yield
         finally:
+            stop.set()
+            if background is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
+            if owned_http and http is not None:
+                await http.aclose()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
@@ -48,10 +100,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (health, branches, staff, services, templates):
+    for module in (health, branches, staff, services, templates, calcom):
         app.include_router(module.router)
     _register_problem_schema(app)
     return app
+
+
+def _calcom_client(settings: Settings, http: httpx.AsyncClient | None) -> CalcomClient | None:
+    if http is None or not settings.calcom_api_key:
+        if http is not None:
+            log.warning("a Cal.com HTTP client was given but CALCOM_API_KEY is not set; Cal.com is off")
+        return None
+    limit = settings.calcom_rate_limit_per_minute
+    registry = RateLimiterRegistry(lambda: RateLimiter(limit=limit))
+    return CalcomClient.from_settings(http, settings, rate_limiters=registry)
 
 
 def _register_problem_schema(app: FastAPI) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,7 +31,17 @@ class Settings(BaseSettings):
     calcom_base_url: str = "https://api.cal.com"
     calcom_api_key: str | None = None
     calcom_timeout_s: float = Field(default=10.0, gt=0)
+    # Cal.com allows 120 requests per minute per API key unless support raised it for the key.
+    calcom_rate_limit_per_minute: int = Field(default=120, ge=1)
     calcom_webhook_secret: str | None = None
+    # What a segment cancelled or moved directly in Cal.com does to its appointment: `flag` marks it as
+    # needing attention; `cancel` also cancels the rest of the chain.
+    calcom_external_change_policy: Literal["flag", "cancel"] = "flag"
+    calcom_drift_interval_s: int = Field(default=3600, ge=60)
+    calcom_drift_auto_repair: bool = False
+
+    workers_enabled: bool = True
+    outbox_poll_interval_s: float = Field(default=1.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

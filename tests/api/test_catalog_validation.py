@@ -34,6 +34,8 @@ async def assert_refused(tenant: Tenant, body: dict[str, Any], field: str, fragm
     ("overrides", "field", "fragment"),
     [
         ({"segments": segments_with(1, key="A")}, "segments[1].key", "duplicate"),
+        ({"segments": segments_with(1, key="a")}, "segments[1].key", "duplicate"),
+        ({"segments": segments_with(1, key="b_1")}, "segments[1].key", ""),
         ({"segments": segments_with(2, key="not a key!")}, "segments[2].key", ""),
         ({"segments": segments_with(0, duration_min=4)}, "segments[0].duration_min", "between 5 and 480"),
         ({"segments": segments_with(3, duration_min=481)}, "segments[3].duration_min", "between 5 and 480"),

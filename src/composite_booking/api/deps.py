@@ -9,15 +9,18 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from composite_booking.db.models import Company
+from composite_booking.db.models import Company, Service
 from composite_booking.db.repositories.catalog import (
     BranchRepository,
     ServiceRepository,
     StaffRepository,
 )
 from composite_booking.db.repositories.companies import CompanyRepository
+from composite_booking.db.repositories.event_map import EventMapRepository
+from composite_booking.db.repositories.outbox import OutboxRepository
 from composite_booking.domain.catalog import CatalogService, Pagination
 from composite_booking.domain.errors import Unauthorized
+from composite_booking.jobs.handlers import enqueue_service_sync
 
 
 def _session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -56,14 +59,27 @@ CompanyDep = Annotated[Company, Depends(get_company)]
 
 
 def get_catalog(session: SessionDep, company: CompanyDep) -> CatalogService:
+    outbox = OutboxRepository(session)
+
+    async def sync_to_calcom(service: Service) -> None:
+        await enqueue_service_sync(outbox, service)
+
     return CatalogService(
         BranchRepository(session, company.id),
         StaffRepository(session, company.id),
         ServiceRepository(session, company.id),
+        on_service_changed=sync_to_calcom,
     )
 
 
 CatalogDep = Annotated[CatalogService, Depends(get_catalog)]
+
+
+def get_event_map(session: SessionDep, company: CompanyDep) -> EventMapRepository:
+    return EventMapRepository(session, company.id)
+
+
+EventMapDep = Annotated[EventMapRepository, Depends(get_event_map)]
 
 
 def get_pagination(

@@ -156,6 +156,9 @@ class Appointment(TimestampMixin, Base):
     timezone: Mapped[str] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    # Set when the calendar changed under us (e.g. a segment cancelled in Cal.com) and a person should look.
+    attention_reason: Mapped[str | None] = mapped_column(Text)
+    attention_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     slots: Mapped[list[AppointmentSlot]] = relationship(
         lazy="raise", back_populates="appointment", order_by="AppointmentSlot.position"
@@ -225,6 +228,9 @@ class CalcomEventMap(TimestampMixin, Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
     event_type_id: Mapped[int | None] = mapped_column(BigInteger)
     slug: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str | None] = mapped_column(String(255))
+    # The configuration last written to Cal.com: a sync with nothing changed makes no call at all.
+    synced_config: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     sync_status: Mapped[str] = mapped_column(String(16), server_default="pending")
     last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sync_error: Mapped[str | None] = mapped_column(Text)
@@ -239,6 +245,56 @@ class CalcomEventMap(TimestampMixin, Base):
     )
 
 
+class OutboxMessage(TimestampMixin, Base):
+    """Durable work written in the same transaction as the change that caused it (Cal.com sync, e-mails, ...).
+
+    Workers claim due rows with `FOR UPDATE SKIP LOCKED`, so any number of them can run. At most one pending
+    row exists per (kind, dedupe_key); a change while it is being processed raises its `generation`, and the
+    worker runs it again instead of marking it done.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    generation: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index(
+            "uq_outbox_pending_kind_dedupe_key",
+            "kind",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("done_at IS NULL AND dedupe_key IS NOT NULL"),
+        ),
+        Index("ix_outbox_due", "available_at", postgresql_where=text("done_at IS NULL")),
+    )
+
+
+class CalcomWebhookEvent(Base):
+    """Every verified Cal.com webhook delivery; an identical redelivery is recognised by its body digest."""
+
+    __tablename__ = "calcom_webhook_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    body_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    trigger: Mapped[str] = mapped_column(String(64))
+    booking_uid: Mapped[str | None] = mapped_column(String(128), index=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id", ondelete="SET NULL"))
+    outcome: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 __all__ = [
     "STAFF_OVERLAP_CONSTRAINT",
     "ApiKey",
@@ -246,8 +302,10 @@ __all__ = [
     "AppointmentSlot",
     "Branch",
     "CalcomEventMap",
+    "CalcomWebhookEvent",
     "Company",
     "Customer",
+    "OutboxMessage",
     "Service",
     "Staff",
     "StaffService",

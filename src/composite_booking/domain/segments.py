@@ -73,9 +73,10 @@ def segment_problems(
     seen_keys: set[str] = set()
     for index, segment in enumerate(segments):
         path = f"segments[{index}]"
-        if segment.key in seen_keys:
+        # Case-insensitive: keys become part of lowercase Cal.com slugs.
+        if segment.key.lower() in seen_keys:
             problems.append(FieldProblem(f"{path}.key", f"duplicate segment key {segment.key!r}"))
-        seen_keys.add(segment.key)
+        seen_keys.add(segment.key.lower())
         if not MIN_SEGMENT_MIN <= segment.duration_min <= MAX_SEGMENT_MIN:
             problems.append(
                 FieldProblem(

@@ -12,7 +12,7 @@ from composite_booking.domain.segments import PausePolicy, ReminderPolicy, Staff
 from composite_booking.schemas.common import StrictInput, TimeZoneName
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-SegmentKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,16}$", examples=["A"])]
+SegmentKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,15}$", examples=["A"])]
 
 PAUSE_POLICY_DESCRIPTION = (
     "What the staff member may do during pauses. `free`: bookable by others, only segments are busy. "

@@ -1,0 +1,268 @@
+"""What Cal.com should hold for a service: one hidden single-host event type per segment per staff member.
+
+Pure: given a service and its staff, `desired_event_types` says which event types must exist and how they
+look; `plan_sync` compares that with what the event map recorded and lists the calls to make.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from composite_booking.calcom.models import HostInput, TeamEventTypeCreate, TeamEventTypeUpdate
+from composite_booking.domain.segments import PausePolicy, Segment
+
+MANAGED_DESCRIPTION = (
+    "Managed by composite-booking: one segment of a composite service. "
+    "Edits here are reverted by the next sync."
+)
+# Our own API decides when a chain may start; Cal.com only has to accept each segment at its exact time.
+SEGMENT_SLOT_INTERVAL_MIN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSnapshot:
+    id: int
+    name: str
+    composite: bool
+    policy: PausePolicy
+    segments: tuple[Segment, ...]
+    deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StaffSnapshot:
+    id: int
+    name: str
+    calcom_user_id: int | None
+
+
+def event_type_slug(service_id: int, segment_key: str, staff_id: int) -> str:
+    """Deterministic, so a lost create can be found again by slug (keys are unique case-insensitively)."""
+    return f"cb-s{service_id}-{segment_key.lower()}-st{staff_id}"
+
+
+def event_type_title(service: ServiceSnapshot, index: int) -> str:
+    if not service.composite:
+        return service.name
+    segment = service.segments[index]
+    return f"{service.name} – {segment.key}: {segment.name} ({index + 1}/{len(service.segments)})"[:255]
+
+
+def after_event_buffer(service: ServiceSnapshot, segment: Segment) -> int:
+    """`blocked`/`never`: the held pause is the segment's after-buffer, so Cal.com keeps the host busy."""
+    return segment.gap_after_min if service.policy.holds_pauses else 0
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredEventType:
+    segment_key: str
+    staff_id: int
+    slug: str
+    title: str
+    length_in_minutes: int
+    after_event_buffer: int
+    calcom_user_id: int
+
+    def config(self) -> dict[str, Any]:
+        """The fields we own, in Cal.com's spelling: stored as `synced_config` and compared for drift."""
+        return {
+            "title": self.title,
+            "slug": self.slug,
+            "lengthInMinutes": self.length_in_minutes,
+            "hidden": True,
+            "beforeEventBuffer": 0,
+            "afterEventBuffer": self.after_event_buffer,
+            "minimumBookingNotice": 0,
+            "slotInterval": SEGMENT_SLOT_INTERVAL_MIN,
+            "hosts": [self.calcom_user_id],
+        }
+
+    def create_body(self) -> TeamEventTypeCreate:
+        return TeamEventTypeCreate(
+            title=self.title,
+            slug=self.slug,
+            length_in_minutes=self.length_in_minutes,
+            description=MANAGED_DESCRIPTION,
+            hidden=True,
+            before_event_buffer=0,
+            after_event_buffer=self.after_event_buffer,
+            minimum_booking_notice=0,
+            slot_interval=SEGMENT_SLOT_INTERVAL_MIN,
+            hosts=[HostInput(user_id=self.calcom_user_id)],
+        )
+
+    def update_body(self) -> TeamEventTypeUpdate:
+        # No slug: it never changes (derived from ids), and Cal.com refuses a PATCH that resends it.
+        return TeamEventTypeUpdate(
+            title=self.title,
+            length_in_minutes=self.length_in_minutes,
+            description=MANAGED_DESCRIPTION,
+            hidden=True,
+            before_event_buffer=0,
+            after_event_buffer=self.after_event_buffer,
+            minimum_booking_notice=0,
+            slot_interval=SEGMENT_SLOT_INTERVAL_MIN,
+            hosts=[HostInput(user_id=self.calcom_user_id)],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Unsyncable:
+    """A pairing that should have an event type but cannot get one; recorded as a sync error."""
+
+    segment_key: str
+    staff_id: int
+    slug: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    event_types: tuple[DesiredEventType, ...] = ()
+    unsyncable: tuple[Unsyncable, ...] = ()
+
+
+def desired_event_types(
+    service: ServiceSnapshot, staff: Sequence[StaffSnapshot], *, team_id: int | None
+) -> DesiredState:
+    """Every (segment, staff member) of a live service; nothing for a deleted one."""
+    if service.deleted:
+        return DesiredState()
+    wanted: list[DesiredEventType] = []
+    blocked: list[Unsyncable] = []
+    for index, segment in enumerate(service.segments):
+        for person in staff:
+            slug = event_type_slug(service.id, segment.key, person.id)
+            if team_id is None:
+                blocked.append(Unsyncable(segment.key, person.id, slug, "the branch has no calcom_team_id"))
+            elif person.calcom_user_id is None:
+                reason = f"staff member {person.id} ({person.name}) has no calcom_user_id"
+                blocked.append(Unsyncable(segment.key, person.id, slug, reason))
+            else:
+                wanted.append(
+                    DesiredEventType(
+                        segment_key=segment.key,
+                        staff_id=person.id,
+                        slug=slug,
+                        title=event_type_title(service, index),
+                        length_in_minutes=segment.duration_min,
+                        after_event_buffer=after_event_buffer(service, segment),
+                        calcom_user_id=person.calcom_user_id,
+                    )
+                )
+    return DesiredState(tuple(wanted), tuple(blocked))
+
+
+# --- planning ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MappingSnapshot:
+    id: int
+    segment_key: str
+    staff_id: int
+    event_type_id: int | None
+    slug: str
+    sync_status: str
+    synced_config: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    desired: DesiredEventType
+    mapping_id: int | None
+    # A mapping without an event type id may mean a create whose answer was lost: look the slug up first.
+    look_up_first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    desired: DesiredEventType
+    mapping_id: int
+    event_type_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    mapping_id: int
+    event_type_id: int | None
+    slug: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    unsyncable: Unsyncable
+    mapping_id: int | None
+
+
+Action = Create | Update | Delete | RecordError
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPlan:
+    actions: tuple[Action, ...]
+    unchanged: int
+
+    def count(self, kind: type[Action]) -> int:
+        return sum(isinstance(action, kind) for action in self.actions)
+
+
+@dataclass
+class SyncReport:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: SyncReport) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.deleted += other.deleted
+        self.unchanged += other.unchanged
+        self.errors.extend(other.errors)
+
+
+def plan_sync(desired: DesiredState, mappings: Sequence[MappingSnapshot]) -> SyncPlan:
+    """The calls that bring Cal.com to the desired state; none when it is there already."""
+    by_pair = {(m.segment_key, m.staff_id): m for m in mappings}
+    wanted_pairs = {(d.segment_key, d.staff_id) for d in desired.event_types}
+    wanted_pairs |= {(u.segment_key, u.staff_id) for u in desired.unsyncable}
+    actions: list[Action] = []
+    unchanged = 0
+    for wanted in desired.event_types:
+        mapping = by_pair.get((wanted.segment_key, wanted.staff_id))
+        if mapping is None:
+            actions.append(Create(wanted, None, look_up_first=False))
+        elif mapping.event_type_id is None:
+            actions.append(Create(wanted, mapping.id, look_up_first=True))
+        elif mapping.sync_status != "synced" or mapping.synced_config != wanted.config():
+            actions.append(Update(wanted, mapping.id, mapping.event_type_id))
+        else:
+            unchanged += 1
+    for problem in desired.unsyncable:
+        mapping = by_pair.get((problem.segment_key, problem.staff_id))
+        actions.append(RecordError(problem, mapping.id if mapping else None))
+    for mapping in mappings:
+        if (mapping.segment_key, mapping.staff_id) not in wanted_pairs:
+            actions.append(Delete(mapping.id, mapping.event_type_id, mapping.slug))
+    return SyncPlan(tuple(actions), unchanged)
+
+
+# --- drift ------------------------------------------------------------------------------------------------
+
+DRIFT_FIELDS = ("lengthInMinutes", "afterEventBuffer", "beforeEventBuffer", "hidden", "slug", "title")
+
+
+def drift_between(expected: dict[str, Any], actual: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Fields whose value in Cal.com differs from what we last wrote (`hosts` compared as a set of ids)."""
+    differences = {
+        name: {"expected": expected.get(name), "actual": actual.get(name)}
+        for name in DRIFT_FIELDS
+        if name in expected and expected.get(name) != actual.get(name)
+    }
+    if sorted(expected.get("hosts", [])) != sorted(actual.get("hosts", [])):
+        differences["hosts"] = {"expected": sorted(expected["hosts"]), "actual": sorted(actual["hosts"])}
+    return differences
