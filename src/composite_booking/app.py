@@ -23,7 +23,8 @@ from composite_booking.calcom.sync import EventTypeSync
 from composite_booking.config import Settings, get_settings
 from composite_booking.db.repositories.outbox import OutboxRepository
 from composite_booking.db.session import create_engine, create_session_factory
-from composite_booking.jobs.handlers import calcom_handlers, schedule_drift_check
+from composite_booking.domain.cancellation import AppointmentCancellation
+from composite_booking.jobs.handlers import calcom_handlers, cancellation_handlers, schedule_drift_check
 from composite_booking.jobs.outbox import Handler, OutboxWorker
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None, *, calcom_http: httpx.AsyncClie
         if calcom_client is not None:
             event_type_sync = EventTypeSync(session_factory, calcom_client, clock=_utc_now)
             handlers.update(calcom_handlers(event_type_sync, settings, _utc_now))
+            cancellation = AppointmentCancellation(session_factory, calcom_client)
+            handlers.update(cancellation_handlers(cancellation))
         worker = OutboxWorker(session_factory, handlers, clock=_utc_now)
 
         app.state.settings = settings

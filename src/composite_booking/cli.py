@@ -8,10 +8,16 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from composite_booking.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from composite_booking.calcom.client import CalcomClient
+    from composite_booking.calcom.sync import EventTypeSync
 
 DEFAULT_DEMO_DIR = Path(".composite-booking-demo")
 OPENAPI_PATH = Path("openapi/openapi.json")
@@ -55,6 +61,24 @@ def _parser() -> argparse.ArgumentParser:
     create = company_commands.add_parser("create", help="create a company and print its API key once")
     create.add_argument("name")
     create.set_defaults(handler=_company_create)
+
+    calcom = commands.add_parser("calcom", help="Cal.com event types: sync and drift")
+    calcom_commands = calcom.add_subparsers(title="calcom commands")
+    sync = calcom_commands.add_parser("sync", help="create/update/delete the hidden segment event types")
+    sync.add_argument("--company", type=int, help="only this company (default: all)")
+    sync.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    sync.set_defaults(handler=_calcom_sync)
+    drift = calcom_commands.add_parser("drift", help="compare event types with Cal.com (exit 1 on drift)")
+    drift.add_argument("--company", type=int, help="only this company (default: all)")
+    drift.add_argument("--repair", action="store_true", help="restore the desired state where it drifted")
+    drift.set_defaults(handler=_calcom_drift)
+
+    sandbox = commands.add_parser("calcom-sandbox", help="run the bundled Cal.com sandbox standalone")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--empty", action="store_true", help="start without the demo salon")
+    sandbox.add_argument("--api-key", help="the demo admin's API key (default: a new random one)")
+    sandbox.set_defaults(handler=_calcom_sandbox)
 
     openapi = commands.add_parser("openapi", help="write openapi/openapi.json from the app")
     openapi.add_argument("--check", action="store_true", help="fail if the file differs from the app")
@@ -134,46 +158,70 @@ def render_openapi(document: dict[str, object]) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from composite_booking.embedded import start_embedded_postgres
+    from composite_booking.demo import run_demo
 
-    data_dir: Path = args.data_dir.resolve()
-    print(f"Starting embedded PostgreSQL in {data_dir} ...", flush=True)
-    database_url = start_embedded_postgres(data_dir)
-    settings = Settings(database_url=database_url, environment="demo")
-    _run_migrations(settings)
-    api_key = _demo_api_key(settings, data_dir / "demo-api-key")
-    base = f"http://{args.host}:{args.port}"
-    print()
-    print("Demo salon ready: services 177, 178, 42 and a 30-minute Haarschnitt; staff Emma, Fabian, David.")
-    print(f"API key: {api_key}")
-    print(f'Try:  curl -H "Authorization: Bearer {api_key}" {base}/v1/services')
-    print(f"Docs: {base}/docs", flush=True)
-    _run_server(settings, host=args.host, port=args.port)
+    run_demo(host=args.host, port=args.port, data_dir=args.data_dir.resolve())
     return 0
 
 
-def _demo_api_key(settings: Settings, key_file: Path) -> str:
-    """Seed once; the demo's key is kept in the data directory so a restart prints the same one."""
-    api_key = asyncio.run(_seed_demo_once(settings))
-    if api_key is None:
-        if not key_file.exists():
-            raise SystemExit(f"the demo database is seeded but {key_file} is missing; remove the data dir")
-        return key_file.read_text(encoding="utf-8").strip()
-    key_file.write_text(api_key + "\n", encoding="utf-8")
-    key_file.chmod(0o600)
-    return api_key
+def _calcom_sync(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        async with _calcom_tools() as (sync, _):
+            report = await sync.sync_company(args.company, dry_run=args.dry_run)
+        verb = "would be" if args.dry_run else "were"
+        print(
+            f"event types that {verb} created: {report.created}, updated: {report.updated}, "
+            f"deleted: {report.deleted}; unchanged: {report.unchanged}"
+        )
+        for error in report.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return 1 if report.errors else 0
+
+    return asyncio.run(run())
 
 
-async def _seed_demo_once(settings: Settings) -> str | None:
-    """The new API key when this call seeded the demo, None when it was seeded before."""
+def _calcom_drift(args: argparse.Namespace) -> int:
+    async def run() -> int:
+        async with _calcom_tools() as (sync, _):
+            report = await sync.detect_drift(args.company)
+            print(f"checked {report.checked} event types; {len(report.drifted)} drifted")
+            for drift in report.drifted:
+                print(json.dumps(drift, ensure_ascii=False))
+            for error in report.errors:
+                print(f"error: {error}", file=sys.stderr)
+            if args.repair and report.drifted:
+                repaired = await sync.repair_drift(args.company)
+                print(f"repaired: {repaired.updated} updated, {repaired.created} recreated")
+                for error in repaired.errors:
+                    print(f"error: {error}", file=sys.stderr)
+                return 1 if repaired.errors or report.errors else 0
+        return 1 if report.errors or (report.drifted and not args.repair) else 0
+
+    return asyncio.run(run())
+
+
+@asynccontextmanager
+async def _calcom_tools() -> AsyncIterator[tuple[EventTypeSync, CalcomClient]]:
+    from composite_booking.calcom.client import CalcomClient, create_http_client
+    from composite_booking.calcom.sync import EventTypeSync
     from composite_booking.db.session import create_engine, create_session_factory
-    from composite_booking.demo import demo_is_seeded, seed_demo_salon
 
+    settings = get_settings()
+    if not settings.calcom_api_key:
+        raise SystemExit("CALCOM_API_KEY is not set (and CALCOM_BASE_URL, unless it is https://api.cal.com)")
     engine = create_engine(settings)
     try:
-        async with create_session_factory(engine)() as session, session.begin():
-            if await demo_is_seeded(session):
-                return None
-            return await seed_demo_salon(session)
+        async with create_http_client(settings) as http:
+            client = CalcomClient(
+                http, api_key=settings.calcom_api_key, request_timeout_s=settings.calcom_timeout_s
+            )
+            yield EventTypeSync(create_session_factory(engine), client), client
     finally:
         await engine.dispose()
+
+
+def _calcom_sandbox(args: argparse.Namespace) -> int:
+    from composite_booking.calcom.sandbox import run_standalone
+
+    run_standalone(args.host, args.port, not args.empty, api_key=args.api_key)
+    return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,57 +11,21 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from composite_booking.db.errors import is_booking_race, is_staff_overlap
-from composite_booking.db.models import (
-    Appointment,
-    AppointmentSlot,
-    Branch,
-    Company,
-    Customer,
-    Service,
-    Staff,
-)
+from composite_booking.db.models import AppointmentSlot
+from tests.factories import SlotSpec, make_appointment, make_world
 
 T0 = datetime(2030, 5, 7, 8, 0, tzinfo=UTC)
 
 
-async def make_appointment(session_factory: async_sessionmaker[AsyncSession]) -> tuple[int, int, list[int]]:
-    """A company with two staff members and one appointment to hang slots on."""
-    async with session_factory() as session, session.begin():
-        company = Company(name="Arbiter")
-        session.add(company)
-        await session.flush()
-        branch = Branch(company_id=company.id, name="B", timezone="Europe/Berlin")
-        session.add(branch)
-        await session.flush()
-        staff = [Staff(company_id=company.id, branch_id=branch.id, name=n) for n in ("Emma", "Fabian")]
-        customer = Customer(company_id=company.id, name="Kim")
-        service = Service(
-            company_id=company.id,
-            branch_id=branch.id,
-            name="Cut",
-            composite=False,
-            segments=[{"key": "A", "name": "Cut", "duration_min": 30}],
-            pause_bookable_policy="free",
-            reschedule_policy={},
-        )
-        session.add_all([*staff, customer, service])
-        await session.flush()
-        appointment = Appointment(
-            company_id=company.id,
-            branch_id=branch.id,
-            composite_uid=uuid.uuid4(),
-            status="pending",
-            source="api",
-            confirmation_code="ABC123",
-            customer_id=customer.id,
-            service_id=service.id,
-            starts_at=T0,
-            ends_at=T0 + timedelta(hours=3),
-            timezone="Europe/Berlin",
-        )
-        session.add(appointment)
-        await session.flush()
-        return company.id, appointment.id, [s.id for s in staff]
+async def make_appointment_for_two(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> tuple[int, int, list[int]]:
+    """A company with two staff members and one appointment (without slots) to hang slots on."""
+    world = await make_world(session_factory)
+    appointment_id = await make_appointment(
+        session_factory, world, [SlotSpec("A", world.staff_ids[1], T0 + timedelta(days=30), 30)]
+    )
+    return world.company_id, appointment_id, world.staff_ids
 
 
 _position = iter(range(1, 1_000_000))
@@ -102,7 +65,7 @@ async def count_slots(engine: AsyncEngine, staff_id: int) -> int:
 async def test_two_connections_at_once_exactly_one_row(
     db: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    company_id, appointment_id, (emma, _) = await make_appointment(session_factory)
+    company_id, appointment_id, (emma, _) = await make_appointment_for_two(session_factory)
     first = await db.connect()
     second = await db.connect()
     try:
@@ -130,7 +93,7 @@ async def test_two_connections_at_once_exactly_one_row(
 async def test_many_concurrent_overlapping_inserts_leave_one(
     db: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    company_id, appointment_id, (emma, _) = await make_appointment(session_factory)
+    company_id, appointment_id, (emma, _) = await make_appointment_for_two(session_factory)
 
     async def attempt(offset: int) -> DBAPIError | None:
         try:
@@ -152,7 +115,7 @@ async def test_many_concurrent_overlapping_inserts_leave_one(
 async def test_adjacent_other_staff_and_inactive_rows_do_not_conflict(
     db: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    company_id, appointment_id, (emma, fabian) = await make_appointment(session_factory)
+    company_id, appointment_id, (emma, fabian) = await make_appointment_for_two(session_factory)
     async with db.begin() as connection:
         await connection.execute(INSERT, slot_values(company_id, appointment_id, emma, 0, 30))
         await connection.execute(INSERT, slot_values(company_id, appointment_id, emma, 30, 60))  # adjacent

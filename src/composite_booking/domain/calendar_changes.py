@@ -11,6 +11,7 @@ from typing import Any, Literal
 from composite_booking.calcom.webhooks import BookingChange
 from composite_booking.db.repositories.calendar_changes import CalendarChangeRepository
 from composite_booking.db.repositories.outbox import OutboxRepository
+from composite_booking.domain.cancellation import request_cancellation
 from composite_booking.domain.statuses import (
     EXTERNALLY_CHANGED_SLOT_STATES,
     OWN_CHANGE_APPOINTMENT_STATES,
@@ -19,7 +20,6 @@ from composite_booking.domain.statuses import (
 )
 
 HANDLED_TRIGGERS = frozenset({"BOOKING_CANCELLED", "BOOKING_RESCHEDULED"})
-CANCEL_APPOINTMENT_KIND = "appointments.cancel"
 
 StaffCalendarChanged = Callable[[int], Awaitable[None]]
 
@@ -100,11 +100,8 @@ class CalendarChanges:
             appointment.attention_reason = f"{appointment.attention_reason}; {reason}"
         appointment.version += 1
         if self._policy == "cancel":
-            await self._outbox.enqueue(
-                CANCEL_APPOINTMENT_KIND,
-                {"appointment_id": appointment.id, "reason": reason},
-                company_id=appointment.company_id,
-                dedupe_key=f"appointment:{appointment.id}",
+            await request_cancellation(
+                self._outbox, company_id=appointment.company_id, appointment_id=appointment.id, reason=reason
             )
             return ours("cancelling appointment")
         return ours("flagged for attention")

@@ -10,6 +10,7 @@ from composite_booking.calcom.sync import EventTypeSync
 from composite_booking.config import Settings
 from composite_booking.db.models import Service
 from composite_booking.db.repositories.outbox import ClaimedMessage, OutboxRepository
+from composite_booking.domain.cancellation import CANCEL_APPOINTMENT, AppointmentCancellation
 from composite_booking.jobs.outbox import Handler
 
 log = logging.getLogger(__name__)
@@ -53,3 +54,21 @@ def calcom_handlers(
         return clock() + timedelta(seconds=settings.calcom_drift_interval_s)
 
     return {SYNC_SERVICE: sync_service, DRIFT_CHECK: drift_check}
+
+
+class CancellationIncomplete(Exception):
+    """Some segment still stands in Cal.com; the outbox runs the cancellation again later."""
+
+
+def cancellation_handlers(cancellation: AppointmentCancellation) -> dict[str, Handler]:
+    async def cancel(message: ClaimedMessage) -> None:
+        assert message.company_id is not None
+        result = await cancellation.run(
+            message.company_id, int(message.payload["appointment_id"]), str(message.payload["reason"])
+        )
+        if result.still_standing:
+            raise CancellationIncomplete(
+                f"{result.still_standing} segment(s) of appointment {result.appointment_id} still stand"
+            )
+
+    return {CANCEL_APPOINTMENT: cancel}

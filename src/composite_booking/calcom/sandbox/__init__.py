@@ -30,6 +30,7 @@ from composite_booking.calcom.sandbox.records import (
     WeeklyHours,
 )
 from composite_booking.calcom.sandbox.sandbox import CalcomSandbox
+from composite_booking.calcom.sandbox.snapshot import SNAPSHOT_FORMAT, SnapshotError
 from composite_booking.calcom.sandbox.standalone import run_standalone
 from composite_booking.calcom.sandbox.webhooks import (
     SIGNATURE_HEADER,
@@ -47,6 +48,7 @@ __all__ = [
     "MSG_TEAM_HOST_BUSY",
     "MSG_THROTTLED",
     "SIGNATURE_HEADER",
+    "SNAPSHOT_FORMAT",
     "Booking",
     "BookingStatus",
     "CalcomSandbox",
@@ -63,6 +65,7 @@ __all__ = [
     "RateLimitPolicy",
     "Schedule",
     "SchedulingType",
+    "SnapshotError",
     "Team",
     "User",
     "Webhook",

@@ -15,6 +15,7 @@ import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -41,6 +42,12 @@ from composite_booking.calcom.sandbox.records import (
 )
 from composite_booking.calcom.sandbox.routes import ENDPOINTS
 from composite_booking.calcom.sandbox.schedules import DEFAULT_WEEKLY_HOURS, date_override, weekly_hours
+from composite_booking.calcom.sandbox.snapshot import (
+    read_snapshot,
+    restore_state,
+    snapshot_state,
+    write_snapshot,
+)
 from composite_booking.calcom.sandbox.state import SandboxState, hash_api_key
 from composite_booking.calcom.sandbox.webhooks import TRIGGERS, Delivery, WebhookDispatcher, WebhookSender
 
@@ -269,3 +276,27 @@ class CalcomSandbox:
 
     def reset_rate_limits(self) -> None:
         self._core.limiter.reset()
+
+    # --- persistence
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every record, id counter and the uid generator's position, as a JSON-ready `{"format": 1, ...}`.
+
+        Faults, rate-limit windows, per-key rate-limit policies and undelivered webhooks are not included.
+        """
+        return snapshot_state(self._core.state)
+
+    def restore(self, document: Mapping[str, Any]) -> None:
+        """Replace the whole state with a snapshot's (`SnapshotError` for an unknown format).
+
+        Clock, faults, rate limits, the webhook sender and webhooks still queued stay as they are.
+        """
+        self._core.state = restore_state(document)
+
+    def save(self, path: Path) -> None:
+        """Write `snapshot()` to `path` as JSON, atomically (a temporary file, then `os.replace`)."""
+        write_snapshot(path, self.snapshot())
+
+    def load(self, path: Path) -> None:
+        """`restore()` from a file `save()` wrote."""
+        self.restore(read_snapshot(path))
