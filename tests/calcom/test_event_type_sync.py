@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from composite_booking.calcom.sandbox import CalcomSandbox, CallKind, DemoSalon
 from composite_booking.calcom.sync import EventTypeSync
 from composite_booking.db.models import CalcomEventMap, OutboxMessage
+from composite_booking.db.repositories.outbox import OutboxRepository
+from composite_booking.jobs.handlers import schedule_drift_check
 from composite_booking.jobs.outbox import OutboxWorker
 from tests.api.conftest import COLOUR_SEGMENTS, create
 from tests.conftest import Tenant
@@ -345,3 +347,38 @@ async def test_drift_is_detected_shown_and_repaired(
     final = await salon.tenant.client.get(f"/v1/services/{salon.service['id']}/calcom-mappings")
     assert {m["sync_status"] for m in final.json()} == {"synced"}
     assert all(m["drift"] is None for m in final.json())
+
+
+async def test_periodic_drift_check_records_drift_and_comes_back(
+    app: FastAPI,
+    salon: Salon,
+    sandbox: CalcomSandbox,
+    calcom_salon: DemoSalon,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await sync_of(app).sync_service(salon.tenant.company_id, salon.service["id"])
+    async with session_factory() as session, session.begin():
+        await session.execute(OutboxMessage.__table__.delete())
+    victim = managed(sandbox)[0]
+    admin = {"Authorization": f"Bearer {calcom_salon.api_key}"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox.app), base_url="http://c"
+    ) as calcom:
+        await calcom.delete(f"/v2/teams/{calcom_salon.team_id}/event-types/{victim.id}", headers=admin)
+
+    now = [datetime.now(UTC)]
+    async with session_factory() as session, session.begin():
+        await schedule_drift_check(OutboxRepository(session), at=now[0])
+    worker = OutboxWorker(session_factory, app.state.outbox_worker._handlers, clock=lambda: now[0])
+    assert await worker.run_once() == 1
+
+    response = await salon.tenant.client.get(f"/v1/services/{salon.service['id']}/calcom-mappings")
+    drifted = [m for m in response.json() if m["drift"]]
+    assert [m["event_type_id"] for m in drifted] == [victim.id]
+    async with session_factory() as session:
+        message = (await session.execute(select(OutboxMessage))).scalar_one()
+    assert message.done_at is None, "a recurring job is rescheduled, not finished"
+    interval = timedelta(seconds=app.state.settings.calcom_drift_interval_s)
+    # The handler takes "now" from the app's clock: the next run is an interval away, give or take.
+    assert abs(message.available_at - (now[0] + interval)) < timedelta(seconds=30)
+    assert await worker.run_once() == 0
