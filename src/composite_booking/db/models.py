@@ -245,6 +245,23 @@ class CalcomEventMap(TimestampMixin, Base):
     )
 
 
+class CalcomStaffProbe(TimestampMixin, Base):
+    """A staff member's hidden 5-minute "probe" event type: its free slots are that person's free time.
+
+    Any Cal.com booking is busy time on all of a host's event types, so one `GET /v2/slots` of the probe
+    per window tells the person's free time, whatever event types the bookings were made on.
+    """
+
+    __tablename__ = "calcom_staff_probes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), unique=True)
+    team_id: Mapped[int] = mapped_column(BigInteger)
+    event_type_id: Mapped[int | None] = mapped_column(BigInteger)
+    slug: Mapped[str] = mapped_column(String(128))
+
+
 class OutboxMessage(TimestampMixin, Base):
     """Durable work written in the same transaction as the change that caused it (Cal.com sync, e-mails, ...).
 
@@ -302,6 +319,7 @@ __all__ = [
     "AppointmentSlot",
     "Branch",
     "CalcomEventMap",
+    "CalcomStaffProbe",
     "CalcomWebhookEvent",
     "Company",
     "Customer",
