@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
@@ -183,3 +184,57 @@ async def tenant(make_tenant: TenantFactory) -> Tenant:
 async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client
+
+
+@dataclass
+class Salon:
+    """A branch linked to the sandbox's team, Emma and Fabian with Cal.com users, and a 4-segment
+    `free` service (A 30 + 30, B 15, C 30 + 15, D 30) both of them perform."""
+
+    tenant: Tenant
+    branch_id: int
+    staff: dict[str, int]
+    service: dict[str, Any]
+
+
+SALON_SEGMENTS = [
+    {"key": "A", "name": "Färben", "duration_min": 30, "gap_after_min": 30},
+    {"key": "B", "name": "Waschen", "duration_min": 15},
+    {"key": "C", "name": "Schneiden", "duration_min": 30, "gap_after_min": 15},
+    {"key": "D", "name": "Föhnen", "duration_min": 30},
+]
+
+
+async def _created(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(path, json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+@pytest.fixture
+async def salon(tenant: Tenant, calcom_salon: DemoSalon) -> Salon:
+    client = tenant.client
+    branch = await _created(
+        client,
+        "/v1/branches",
+        {"name": "Mitte", "timezone": "Europe/Berlin", "calcom_team_id": calcom_salon.team_id},
+    )
+    staff = {}
+    for name, user_id in (("Emma", calcom_salon.emma_id), ("Fabian", calcom_salon.fabian_id)):
+        person = await _created(
+            client, "/v1/staff", {"branch_id": branch["id"], "name": name, "calcom_user_id": user_id}
+        )
+        staff[name] = person["id"]
+    service = await _created(
+        client,
+        "/v1/services",
+        {
+            "branch_id": branch["id"],
+            "name": "Ansatzfärbung",
+            "composite": True,
+            "segments": SALON_SEGMENTS,
+            "staff_ids": list(staff.values()),
+        },
+    )
+    return Salon(tenant, branch["id"], staff, service)

@@ -13,10 +13,16 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from composite_booking import __version__
+from composite_booking.api import availability as availability_api
 from composite_booking.api import branches, calcom, health, services, staff, templates
 from composite_booking.api.problems import PROBLEM_MEDIA_TYPE, Problem, install_problem_handlers
+from composite_booking.availability.cache import FreeTimeCache, InMemoryFreeTimeCache, RedisFreeTimeCache
+from composite_booking.availability.free_time import CalcomFreeTime
+from composite_booking.availability.probes import ProbeManager
+from composite_booking.availability.service import AvailabilityPolicy, AvailabilityService
 from composite_booking.calcom.client import CalcomClient, create_http_client
 from composite_booking.calcom.ratelimit import RateLimiter, RateLimiterRegistry
 from composite_booking.calcom.sync import EventTypeSync
@@ -57,10 +63,14 @@ def create_app(settings: Settings | None = None, *, calcom_http: httpx.AsyncClie
         calcom_client = _calcom_client(settings, http)
         handlers: dict[str, Handler] = {}
         event_type_sync = None
+        availability: AvailabilityService | None = None
         if calcom_client is not None:
             event_type_sync = EventTypeSync(session_factory, calcom_client, clock=_utc_now)
             handlers.update(calcom_handlers(event_type_sync, settings, _utc_now))
-            cancellation = AppointmentCancellation(session_factory, calcom_client)
+            availability = _availability_service(settings, session_factory, calcom_client, redis)
+            cancellation = AppointmentCancellation(
+                session_factory, calcom_client, on_staff_calendar_changed=availability.invalidate
+            )
             handlers.update(cancellation_handlers(cancellation))
         worker = OutboxWorker(session_factory, handlers, clock=_utc_now)
 
@@ -70,6 +80,10 @@ def create_app(settings: Settings | None = None, *, calcom_http: httpx.AsyncClie
         app.state.redis = redis
         app.state.calcom = calcom_client
         app.state.event_type_sync = event_type_sync
+        app.state.availability = availability
+        # The booking saga's placement of a chain (domain.placement.SlotResolver).
+        app.state.slot_resolver = availability
+        app.state.on_staff_calendar_changed = availability.invalidate if availability else _no_cache
         app.state.outbox_worker = worker
 
         stop = asyncio.Event()
@@ -103,10 +117,37 @@ def create_app(settings: Settings | None = None, *, calcom_http: httpx.AsyncClie
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (health, branches, staff, services, templates, calcom):
+    for module in (health, branches, staff, services, templates, calcom, availability_api):
         app.include_router(module.router)
     _register_problem_schema(app)
     return app
+
+
+async def _no_cache(_: int) -> None:
+    return None
+
+
+def _availability_service(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    calcom_client: CalcomClient,
+    redis: Redis | None,
+) -> AvailabilityService:
+    ttl = settings.availability_cache_ttl_s
+    cache: FreeTimeCache = RedisFreeTimeCache(redis, ttl) if redis is not None else InMemoryFreeTimeCache(ttl)
+    policy = AvailabilityPolicy(
+        step_min=settings.availability_step_min,
+        min_notice=timedelta(minutes=settings.availability_min_notice_min),
+        horizon=timedelta(days=settings.availability_horizon_days),
+        max_window=timedelta(days=settings.availability_max_window_days),
+    )
+    return AvailabilityService(
+        session_factory,
+        CalcomFreeTime(calcom_client, cache),
+        ProbeManager(session_factory, calcom_client),
+        policy=policy,
+        clock=_utc_now,
+    )
 
 
 def _calcom_client(settings: Settings, http: httpx.AsyncClient | None) -> CalcomClient | None:

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     calcom_drift_interval_s: int = Field(default=3600, ge=60)
     calcom_drift_auto_repair: bool = False
 
+    availability_step_min: int = Field(default=15, ge=5, le=120)
+    availability_min_notice_min: int = Field(default=60, ge=0)
+    availability_horizon_days: int = Field(default=90, ge=1)
+    availability_max_window_days: int = Field(default=31, ge=1)
+    availability_cache_ttl_s: float = Field(default=60.0, gt=0)
+
     workers_enabled: bool = True
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,43 +17,7 @@ from composite_booking.db.repositories.outbox import OutboxRepository
 from composite_booking.jobs.handlers import schedule_drift_check
 from composite_booking.jobs.outbox import OutboxWorker
 from tests.api.conftest import COLOUR_SEGMENTS, create
-from tests.conftest import Tenant
-
-
-@dataclass
-class Salon:
-    tenant: Tenant
-    branch_id: int
-    staff: dict[str, int]
-    service: dict[str, Any]
-
-
-@pytest.fixture
-async def salon(tenant: Tenant, calcom_salon: DemoSalon) -> Salon:
-    client = tenant.client
-    branch = await create(
-        client,
-        "/v1/branches",
-        {"name": "Mitte", "timezone": "Europe/Berlin", "calcom_team_id": calcom_salon.team_id},
-    )
-    staff = {}
-    for name, user_id in (("Emma", calcom_salon.emma_id), ("Fabian", calcom_salon.fabian_id)):
-        person = await create(
-            client, "/v1/staff", {"branch_id": branch["id"], "name": name, "calcom_user_id": user_id}
-        )
-        staff[name] = person["id"]
-    service = await create(
-        client,
-        "/v1/services",
-        {
-            "branch_id": branch["id"],
-            "name": "Ansatzfärbung",
-            "composite": True,
-            "segments": COLOUR_SEGMENTS,
-            "staff_ids": list(staff.values()),
-        },
-    )
-    return Salon(tenant, branch["id"], staff, service)
+from tests.conftest import Salon, Tenant
 
 
 def sync_of(app: FastAPI) -> EventTypeSync:

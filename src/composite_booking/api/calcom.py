@@ -63,6 +63,7 @@ async def receive_calcom_webhook(request: Request, session: SessionDep) -> Webho
         OutboxRepository(session),
         policy=settings.calcom_external_change_policy,
         now=datetime.now(UTC),
+        on_staff_calendar_changed=request.app.state.on_staff_calendar_changed,
     )
     outcome = await changes.receive(raw_body, document, booking_change(document))
     return WebhookReceipt(

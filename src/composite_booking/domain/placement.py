@@ -22,9 +22,9 @@ class SlotResolver(Protocol):
         staff_id: int | None = None,
         ignore_appointment_id: int | None = None,
     ) -> CompositeSlot | None:
-        """The placement of the whole chain starting exactly at `starts_at` (segments, staff, pauses), or None
-        when it does not fit. `staff_id` pins the staff member of the chain; `ignore_appointment_id` treats that
-        appointment's own time as free (a reschedule may overlap the chain it replaces)."""
+        """The placement of the whole chain starting exactly at `starts_at` (segments, staff, pauses), or
+        None when it does not fit. `staff_id` pins the staff member of the chain; `ignore_appointment_id`
+        treats that appointment's own time as free (a reschedule may overlap the chain it replaces)."""
         ...
 
     async def alternatives(

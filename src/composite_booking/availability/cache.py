@@ -1,0 +1,100 @@
+"""Free time per staff member and UTC day, cached briefly (Redis when configured, in-process otherwise).
+
+Invalidation bumps a per-staff generation that is part of every key, so it is one atomic step and a fetch
+that started before it can only write under the old generation, which nobody reads any more.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+MinutePairs = list[tuple[int, int]]
+
+
+class FreeTimeCache(Protocol):
+    async def generation(self, staff_id: int) -> int: ...
+
+    async def get_days(self, staff_id: int, generation: int, days: Sequence[date]) -> dict[date, MinutePairs]:
+        """The cached days (days not cached are missing from the result)."""
+        ...
+
+    async def put_days(self, staff_id: int, generation: int, free: dict[date, MinutePairs]) -> None: ...
+
+    async def invalidate(self, staff_id: int) -> None: ...
+
+
+class InMemoryFreeTimeCache:
+    """One process's cache: the embedded run, and single-replica deployments without Redis."""
+
+    def __init__(self, ttl_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._generations: dict[int, int] = {}
+        self._entries: dict[tuple[int, int, date], tuple[float, MinutePairs]] = {}
+
+    async def generation(self, staff_id: int) -> int:
+        return self._generations.get(staff_id, 0)
+
+    async def get_days(self, staff_id: int, generation: int, days: Sequence[date]) -> dict[date, MinutePairs]:
+        now = self._clock()
+        found = {}
+        for day in days:
+            entry = self._entries.get((staff_id, generation, day))
+            if entry is not None and entry[0] > now:
+                found[day] = entry[1]
+        return found
+
+    async def put_days(self, staff_id: int, generation: int, free: dict[date, MinutePairs]) -> None:
+        expires = self._clock() + self._ttl_s
+        if len(self._entries) > 50_000:  # bounded: drop expired entries before growing further
+            now = self._clock()
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+        for day, pairs in free.items():
+            self._entries[(staff_id, generation, day)] = (expires, pairs)
+
+    async def invalidate(self, staff_id: int) -> None:
+        self._generations[staff_id] = self._generations.get(staff_id, 0) + 1
+
+
+class RedisFreeTimeCache:
+    """Shared by every replica, so a booking on one invalidates the free time all of them serve."""
+
+    def __init__(self, redis: Redis, ttl_s: float, *, prefix: str = "cb:free") -> None:
+        self._redis = redis
+        self._ttl_ms = max(1, int(ttl_s * 1000))
+        self._prefix = prefix
+
+    def _generation_key(self, staff_id: int) -> str:
+        return f"{self._prefix}:gen:{staff_id}"
+
+    def _day_key(self, staff_id: int, generation: int, day: date) -> str:
+        return f"{self._prefix}:{staff_id}:{generation}:{day.isoformat()}"
+
+    async def generation(self, staff_id: int) -> int:
+        value = await self._redis.get(self._generation_key(staff_id))
+        return int(value) if value is not None else 0
+
+    async def get_days(self, staff_id: int, generation: int, days: Sequence[date]) -> dict[date, MinutePairs]:
+        if not days:
+            return {}
+        values = await self._redis.mget([self._day_key(staff_id, generation, day) for day in days])
+        return {
+            day: [(int(a), int(b)) for a, b in json.loads(value)]
+            for day, value in zip(days, values, strict=True)
+            if value is not None
+        }
+
+    async def put_days(self, staff_id: int, generation: int, free: dict[date, MinutePairs]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for day, pairs in free.items():
+                pipe.set(self._day_key(staff_id, generation, day), json.dumps(pairs), px=self._ttl_ms)
+            await pipe.execute()
+
+    async def invalidate(self, staff_id: int) -> None:
+        await self._redis.incr(self._generation_key(staff_id))
