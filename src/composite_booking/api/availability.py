@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Annotated
+import json
+from datetime import date, datetime, tzinfo
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from composite_booking.api.deps import CompanyDep
 from composite_booking.api.problems import problem_responses
@@ -40,12 +41,11 @@ def _zone(name: str, field: str) -> ZoneInfo:
         raise InvalidInput.single(field, f"unknown IANA time zone {name!r}") from exc
 
 
-def _moment(value: str, field: str, zone: tzinfo, *, end_of_day: bool) -> datetime:
-    """A datetime with an offset, or a date: that day in `zone` (an end date includes the whole day)."""
+def _moment(value: str, field: str) -> datetime | date:
+    """A datetime with an offset, or a date (a day in the branch's zone; the service resolves it)."""
     try:
         if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime.combine(day + timedelta(days=1) if end_of_day else day, time(0), tzinfo=zone)
+            return date.fromisoformat(value)
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise InvalidInput.single(field, MOMENT_HELP) from exc
@@ -54,39 +54,58 @@ def _moment(value: str, field: str, zone: tzinfo, *, end_of_day: bool) -> dateti
     return moment
 
 
-def _staff(staff_id: int, names: dict[int, str]) -> schemas.StaffBrief:
-    return schemas.StaffBrief(id=staff_id, name=names.get(staff_id, ""))
+class _SlotRenderer:
+    """Slots as `schemas.SlotOut` renders them, built directly: answers carry hundreds of slots, and the
+    same instants and staff recur in most of them, so each is formatted once."""
+
+    def __init__(self, zone: tzinfo, names: dict[int, str]) -> None:
+        self._zone = zone
+        self._names = names
+        self._times: dict[datetime, str] = {}
+        self._staff: dict[int, dict[str, Any]] = {}
+
+    def time(self, moment: datetime) -> str:
+        text = self._times.get(moment)
+        if text is None:
+            text = self._times[moment] = moment.astimezone(self._zone).isoformat()
+        return text
+
+    def staff(self, staff_id: int) -> dict[str, Any]:
+        brief = self._staff.get(staff_id)
+        if brief is None:
+            brief = self._staff[staff_id] = {"id": staff_id, "name": self._names.get(staff_id, "")}
+        return brief
+
+    def slot(self, slot: CompositeSlot) -> dict[str, Any]:
+        time, staff = self.time, self.staff
+        return {
+            "starts_at": time(slot.starts_at),
+            "ends_at": time(slot.ends_at),
+            "staff": staff(slot.staff_id),
+            "segments": [
+                {
+                    "key": s.key,
+                    "name": s.name,
+                    "starts_at": time(s.starts_at),
+                    "ends_at": time(s.ends_at),
+                    "staff": staff(s.staff_id),
+                }
+                for s in slot.segments
+            ],
+            "pauses": [
+                {
+                    "after_key": p.after_key,
+                    "starts_at": time(p.starts_at),
+                    "ends_at": time(p.ends_at),
+                    "policy": p.policy.value,
+                    "held_by_staff_id": p.held_by_staff_id,
+                }
+                for p in slot.pauses
+            ],
+        }
 
 
-def _slot_out(slot: CompositeSlot, zone: tzinfo, names: dict[int, str]) -> schemas.SlotOut:
-    return schemas.SlotOut(
-        starts_at=slot.starts_at.astimezone(zone),
-        ends_at=slot.ends_at.astimezone(zone),
-        staff=_staff(slot.staff_id, names),
-        segments=[
-            schemas.SegmentSlotOut(
-                key=s.key,
-                name=s.name,
-                starts_at=s.starts_at.astimezone(zone),
-                ends_at=s.ends_at.astimezone(zone),
-                staff=_staff(s.staff_id, names),
-            )
-            for s in slot.segments
-        ],
-        pauses=[
-            schemas.PauseSlotOut(
-                after_key=p.after_key,
-                starts_at=p.starts_at.astimezone(zone),
-                ends_at=p.ends_at.astimezone(zone),
-                policy=p.policy,
-                held_by_staff_id=p.held_by_staff_id,
-            )
-            for p in slot.pauses
-        ],
-    )
-
-
-@router.get("", responses=problem_responses(401, 404, 422, 502, 503))
+@router.get("", response_model=schemas.AvailabilityOut, responses=problem_responses(401, 404, 422, 502, 503))
 async def get_availability(
     request: Request,
     company: CompanyDep,
@@ -98,7 +117,7 @@ async def get_availability(
         str | None, Query(description="Render times in this zone (default: the branch's).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> schemas.AvailabilityOut:
+) -> Response:
     """Composite slots: each with its staff, every segment's start, end and staff, and the pauses.
 
     One slot per start time on the branch's grid; without `staff_id` every eligible staff member is searched
@@ -107,32 +126,34 @@ async def get_availability(
     """
     availability = _availability(request)
     render_zone = _zone(timezone, "timezone") if timezone else None
-    branch_zone = await availability.branch_zone(company.id, service_id)
     query = AvailabilityQuery(
         service_id=service_id,
-        start=_moment(start, "start", branch_zone, end_of_day=False),
-        end=_moment(end, "end", branch_zone, end_of_day=True),
+        start=_moment(start, "start"),
+        end=_moment(end, "end"),
         staff_id=staff_id,
         limit=limit,
     )
     answer = await availability.search(company.id, query)
-    zone = render_zone or branch_zone
-    names = dict(answer.staff_names)
-    return schemas.AvailabilityOut(
-        service_id=answer.service.service_id,
-        service_name=answer.service.name,
-        timezone=str(zone),
-        start=query.start.astimezone(zone),
-        end=query.end.astimezone(zone),
-        slots=[_slot_out(s, zone, names) for s in answer.result.slots],
-        has_more=answer.result.has_more,
-        reasons=[
-            schemas.NoSlotReasonOut(
-                code=r.code, message=r.message, segment_key=r.segment_key, staff_id=r.staff_id
-            )
+    zone = render_zone or ZoneInfo(answer.service.branch_time_zone)
+    render = _SlotRenderer(zone, dict(answer.staff_names))
+    body = {
+        "service_id": answer.service.service_id,
+        "service_name": answer.service.name,
+        "timezone": str(zone),
+        "start": answer.start.astimezone(zone).isoformat(),
+        "end": answer.end.astimezone(zone).isoformat(),
+        "slots": [render.slot(s) for s in answer.result.slots],
+        "has_more": answer.result.has_more,
+        "reasons": [
+            {"code": r.code.value, "message": r.message, "segment_key": r.segment_key, "staff_id": r.staff_id}
             for r in answer.result.reasons
         ],
-        nearest=[_slot_out(s, zone, names) for s in answer.nearest],
+        "nearest": [render.slot(s) for s in answer.nearest],
+    }
+    # Returned as is (the response model documents it): validating hundreds of slots again costs more
+    # than the whole search.
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type="application/json"
     )
 
 

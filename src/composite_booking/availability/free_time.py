@@ -56,9 +56,10 @@ class CalcomFreeTime:
         return IntervalList.from_pairs(pairs).clipped(minute_of(start, round_up=True), minute_of(end))
 
     async def _from_calcom(self, probe_id: int, start: datetime, end: datetime) -> IntervalList:
-        slots = await self._calcom.get_slots(event_type_id=probe_id, start=start, end=end, time_zone="UTC")
-        return IntervalList.from_datetimes(
-            (slot.start, slot.end) for ranges in slots.values() for slot in ranges
+        ranges = await self._calcom.get_free_ranges(event_type_id=probe_id, start=start, end=end)
+        # Slot bounds are whole minutes; ceil/floor keeps a stray second from ever widening free time.
+        return IntervalList.from_pairs(
+            (-int(-a.timestamp() // 60), int(b.timestamp() // 60)) for a, b in ranges
         )
 
 

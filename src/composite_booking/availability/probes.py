@@ -44,9 +44,13 @@ class ProbeManager:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], calcom: CalcomClient) -> None:
         self._session_factory = session_factory
         self._calcom = calcom
+        # Probes are made once and never change: remembered per process to save a query per search.
+        self._known: dict[int, int] = {}
 
     async def ensure(self, company_id: int, team_id: int, staff: Sequence[StaffRef]) -> dict[int, int]:
         """staff id → probe event type id; creates the missing ones (outside any transaction)."""
+        if all(s.id in self._known for s in staff):
+            return {s.id: self._known[s.id] for s in staff}
         async with self._repository(company_id) as repository:
             known = await repository.probes([s.id for s in staff])
         for person in staff:
@@ -58,6 +62,7 @@ class ProbeManager:
                     staff_id=person.id, team_id=team_id, event_type_id=event_type.id, slug=event_type.slug
                 )
             known[person.id] = event_type.id
+        self._known.update(known)
         return known
 
     async def _create_or_adopt(self, team_id: int, person: StaffRef) -> TeamEventType:

@@ -49,9 +49,11 @@ class AvailabilityPolicy:
 
 @dataclass(frozen=True, slots=True)
 class AvailabilityQuery:
+    """`start`/`end` are instants, or dates meaning days in the branch's zone (an end date is inclusive)."""
+
     service_id: int
-    start: datetime
-    end: datetime
+    start: datetime | date
+    end: datetime | date
     staff_id: int | None = None
     limit: int | None = None
 
@@ -59,6 +61,8 @@ class AvailabilityQuery:
 @dataclass(frozen=True, slots=True)
 class AvailabilityAnswer:
     service: ServiceContext
+    start: datetime
+    end: datetime
     result: SlotSearchResult
     nearest: tuple[CompositeSlot, ...]
     staff_names: Mapping[int, str]
@@ -92,36 +96,25 @@ class AvailabilityService:
     # --- API ------------------------------------------------------------------------------------------
 
     async def search(self, company_id: int, query: AvailabilityQuery) -> AvailabilityAnswer:
-        if query.end <= query.start:
+        context, staff = await self._load(company_id, query.service_id, query.staff_id)
+        zone = ZoneInfo(context.branch_time_zone)
+        start, end = _instant(query.start, zone), _instant(query.end, zone, end_of_day=True)
+        if end <= start:
             raise InvalidInput.single("end", "must be after start")
-        if query.end - query.start > self._policy.max_window:
+        if end - start > self._policy.max_window:
             raise InvalidInput.single(
                 "end", f"the window may span at most {self._policy.max_window.days} days"
             )
-        context, staff = await self._load(company_id, query.service_id, query.staff_id)
         now = self._clock()
-        free = await self._free(
-            company_id, context, staff, query.start, query.end, except_appointment_id=None
-        )
+        free = await self._free(company_id, context, staff, start, end, except_appointment_id=None)
         options = self._options(staff_id=query.staff_id, limit=query.limit)
         plan = self._plan(context, staff)
-        window = SearchWindow(query.start, query.end, ZoneInfo(context.branch_time_zone))
-        result = find_composite_slots(plan, free, window, now=now, options=options)
+        result = find_composite_slots(plan, free, SearchWindow(start, end, zone), now=now, options=options)
         nearest: tuple[CompositeSlot, ...] = ()
         if not result.slots and staff:
-            nearest = tuple(
-                await self._nearest(company_id, context, staff, plan, query.end, query.staff_id, 3)
-            )
+            nearest = tuple(await self._nearest(company_id, context, staff, plan, end, query.staff_id, 3))
         names = {s.id: s.name for s in staff}
-        return AvailabilityAnswer(context, result, nearest, names)
-
-    async def branch_zone(self, company_id: int, service_id: int) -> ZoneInfo:
-        """The time zone of the service's branch (dates in a query mean days in this zone)."""
-        async with self._repository(company_id) as repository:
-            context = await repository.service(service_id)
-        if context is None:
-            raise NotFound("service", service_id)
-        return ZoneInfo(context.branch_time_zone)
+        return AvailabilityAnswer(context, start, end, result, nearest, names)
 
     async def gap_fill(self, company_id: int, staff_id: int, day: date) -> GapFillAnswer:
         """The held-free pauses of a staff member's day and which services fit into each."""
@@ -281,3 +274,10 @@ class AvailabilityService:
     async def _repository(self, company_id: int) -> AsyncIterator[AvailabilityRepository]:
         async with self._session_factory() as session:
             yield AvailabilityRepository(session, company_id)
+
+
+def _instant(moment: datetime | date, zone: ZoneInfo, *, end_of_day: bool = False) -> datetime:
+    if isinstance(moment, datetime):
+        return moment
+    day = moment + timedelta(days=1) if end_of_day else moment
+    return datetime.combine(day, time(0), tzinfo=zone)

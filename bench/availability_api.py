@@ -1,0 +1,189 @@
+"""End to end: GET /v1/availability through the app against the Cal.com sandbox with injected latency.
+
+    python bench/availability_api.py [--staff 10] [--latency-ms 100] [--cold-runs 11] [--warm-runs 51]
+
+Needs the machine's PostgreSQL on 127.0.0.1:5432 (it creates and drops a scratch database). The sandbox
+runs in-process, so its own work (computing slots) counts in the figures, as Cal.com's would.
+Targets (issue 4): cold <= 1.5 x the injected latency (one concurrent round of requests), warm <= 20 ms
+median; Cal.com requests per query <= the staff count cold, 0 warm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+
+from composite_booking.app import create_app
+from composite_booking.calcom.sandbox import CalcomSandbox, CallKind, MembershipRole, RateLimitPolicy
+from composite_booking.config import Settings
+from composite_booking.db.migrate import upgrade
+from composite_booking.db.repositories.companies import CompanyRepository
+
+HOURS = (
+    {
+        "days": ["Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"],
+        "startTime": "09:00",
+        "endTime": "18:00",
+    },
+)
+SEGMENTS = [
+    {"key": "A", "name": "Färben", "duration_min": 30, "gap_after_min": 30},
+    {"key": "B", "name": "Waschen", "duration_min": 15},
+    {"key": "C", "name": "Schneiden", "duration_min": 30, "gap_after_min": 15},
+    {"key": "D", "name": "Föhnen", "duration_min": 30},
+]
+
+
+async def admin(statement: str) -> None:
+    connection = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def seed_calcom(sandbox: CalcomSandbox, staff: int) -> tuple[int, list[int], str]:
+    team = sandbox.add_team(name="Bench salon", slug="bench-salon")
+    owner = sandbox.add_user(name="Owner", email="owner@bench.example", username="owner")
+    sandbox.add_membership(team.id, owner.id, MembershipRole.OWNER)
+    users = []
+    for i in range(staff):
+        user = sandbox.add_user(name=f"Stylist {i}", email=f"s{i}@bench.example", username=f"stylist-{i}")
+        sandbox.add_schedule(user.id, time_zone="Europe/Berlin", availability=HOURS)
+        sandbox.add_membership(team.id, user.id, MembershipRole.MEMBER)
+        users.append(user.id)
+    return team.id, users, sandbox.issue_api_key(owner.id)
+
+
+async def run(staff: int, latency_ms: int, cold_runs: int, warm_runs: int, limit: int = 100) -> None:
+    database = f"cb_bench_{uuid.uuid4().hex[:8]}"
+    await admin(f'CREATE DATABASE "{database}"')
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+    try:
+        await asyncio.to_thread(upgrade, url)
+        sandbox = CalcomSandbox(rate_limit=RateLimitPolicy(limit=1_000_000))
+        team_id, users, calcom_key = seed_calcom(sandbox, staff)
+        settings = Settings(
+            database_url=url,
+            calcom_api_key=calcom_key,
+            calcom_base_url="http://calcom.sandbox",
+            workers_enabled=False,
+            # As for a key whose limit Cal.com raised: at 120/min a 10-staff cold query costs 10 requests.
+            calcom_rate_limit_per_minute=1_000_000,
+        )
+        transport = httpx.ASGITransport(app=sandbox.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://calcom.sandbox") as calcom_http:
+            app = create_app(settings, calcom_http=calcom_http)
+            async with app.router.lifespan_context(app):
+                async with app.state.session_factory() as session, session.begin():
+                    companies = CompanyRepository(session)
+                    company = await companies.create("Bench")
+                    key = await companies.issue_api_key(company.id)
+                client = httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app),
+                    base_url="http://app",
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                branch = (
+                    await client.post(
+                        "/v1/branches",
+                        json={"name": "B", "timezone": "Europe/Berlin", "calcom_team_id": team_id},
+                    )
+                ).json()
+                staff_ids = []
+                for i, user_id in enumerate(users):
+                    person = await client.post(
+                        "/v1/staff",
+                        json={"branch_id": branch["id"], "name": f"Stylist {i}", "calcom_user_id": user_id},
+                    )
+                    staff_ids.append(person.json()["id"])
+                service = (
+                    await client.post(
+                        "/v1/services",
+                        json={
+                            "branch_id": branch["id"],
+                            "name": "Ansatzfärbung",
+                            "composite": True,
+                            "segments": SEGMENTS,
+                            "staff_ids": staff_ids,
+                        },
+                    )
+                ).json()
+                start = next_tuesday()
+                params = {
+                    "service_id": service["id"],
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(days=13)).isoformat(),
+                    "limit": 500,
+                }
+                first = await client.get("/v1/availability", params=params)  # creates the probes
+                assert first.status_code == 200, first.text
+                slots = len(first.json()["slots"])
+
+                sandbox.faults.set_latency(latency_ms / 1000, kind=CallKind.GET_SLOTS)
+                cold, cold_requests = [], []
+                for _ in range(cold_runs):
+                    for staff_id in staff_ids:
+                        await app.state.on_staff_calendar_changed(staff_id)
+                    before = sandbox.faults.calls(CallKind.GET_SLOTS)
+                    began = time.perf_counter()
+                    response = await client.get("/v1/availability", params=params)
+                    cold.append((time.perf_counter() - began) * 1000)
+                    cold_requests.append(sandbox.faults.calls(CallKind.GET_SLOTS) - before)
+                    assert response.status_code == 200
+                warm, warm_requests = [], []
+                for _ in range(warm_runs):
+                    before = sandbox.faults.calls(CallKind.GET_SLOTS)
+                    began = time.perf_counter()
+                    response = await client.get("/v1/availability", params=params)
+                    warm.append((time.perf_counter() - began) * 1000)
+                    warm_requests.append(sandbox.faults.calls(CallKind.GET_SLOTS) - before)
+                    assert response.status_code == 200
+                await client.aclose()
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    cold_median, warm_median = statistics.median(cold), statistics.median(warm)
+    print(
+        f"availability API, 14-day window, {staff} staff, 4-segment service, limit={limit}: {slots} slots per answer"
+    )
+    print(f"injected Cal.com latency: {latency_ms} ms on GET /v2/slots")
+    print(
+        f"{'case':<6} {'runs':>5} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'Cal.com req/query':>18}  target"
+    )
+    print(
+        f"{'cold':<6} {cold_runs:>5} {cold_median:>10.1f} {min(cold):>8.1f} {max(cold):>8.1f} {max(cold_requests):>18}  "
+        f"<= {1.5 * latency_ms:.0f} ms ({cold_median / latency_ms:.2f} x latency), <= {staff} requests"
+    )
+    print(
+        f"{'warm':<6} {warm_runs:>5} {warm_median:>10.1f} {min(warm):>8.1f} {max(warm):>8.1f} {max(warm_requests):>18}  "
+        f"<= 20 ms, 0 requests"
+    )
+
+
+def next_tuesday() -> date:
+    day = datetime.now(ZoneInfo("Europe/Berlin")).date() + timedelta(days=7)
+    return day + timedelta(days=(1 - day.weekday()) % 7)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--staff", type=int, default=10)
+    parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--cold-runs", type=int, default=11)
+    parser.add_argument("--warm-runs", type=int, default=51)
+    parser.add_argument("--limit", type=int, default=100, help="slots per answer (the API's default is 100)")
+    arguments = parser.parse_args()
+    asyncio.run(
+        run(arguments.staff, arguments.latency_ms, arguments.cold_runs, arguments.warm_runs, arguments.limit)
+    )
