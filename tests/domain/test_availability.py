@@ -209,6 +209,25 @@ def test_any_segment_stays_with_the_primary_when_nobody_wastes_less() -> None:
     assert [p.staff_id for p in slot_at(result, "09:00").segments] == [1, 1]
 
 
+def test_an_any_segment_may_fill_a_crumb_the_chain_itself_left() -> None:
+    segments = (
+        Segment("A", "Färben", 5, 5),
+        Segment("B", "Waschen", 15, staff_mode=StaffMode.ANY),
+        Segment("C", "Pflege", 5, staff_mode=StaffMode.ANY),
+        Segment("D", "Föhnen", 5),
+    )
+    plan = ServicePlan.for_staff(segments, PausePolicy.FREE, [1, 2])
+    free = free_time({1: [("09:00", "10:05")], 2: [("09:00", "10:00")]})
+
+    result = search(plan, free, step_min=5, useful_gap_min=20)
+
+    # B on staff 2 leaves 2 a 5-minute crumb 09:55-10:00; C takes exactly that crumb (added waste -5)
+    # rather than staying with staff 1, where it would add none
+    slot = slot_at(result, "09:30")
+    assert [p.staff_id for p in slot.segments] == [1, 2, 2, 1]
+    assert slot.idle_waste_min == 0
+
+
 def test_ranking_prefers_the_staff_member_left_with_the_least_unusable_idle_time() -> None:
     plan = ServicePlan.for_staff((Segment("A", "Schnitt", 60),), PausePolicy.FREE, [1, 2, 3])
     # at 09:00 staff 1 would keep a useless 10-minute crumb; staff 2 fits exactly; staff 3 leaves an hour

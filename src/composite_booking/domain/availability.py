@@ -24,9 +24,9 @@ left-over piece shorter than `useful_gap_min` (default: the plan's shortest segm
 is *waste*. The primary is the eligible staff member whose `same` segments leave the fewest waste minutes,
 ties to the lower staff id (under `flexible` the earliest end comes first: the shortest stretch wins). Then
 each `any` segment, in chain order, goes to the eligible staff member with the smallest *added* waste given
-what the chain already holds; ties go to someone already serving the chain, then to the lower id. (Greedy by
-design: exact minimisation over every combination is exponential and the difference is minutes of idle
-time.)
+what the chain already holds (negative when it fills a crumb the chain itself left); ties go to someone
+already serving the chain, then to the lower id. (Greedy by design: exact minimisation over every
+combination is exponential and the difference is minutes of idle time.)
 
 Window. Grid starts are wall-clock multiples of the step in the branch zone (see `timegrid` for DST). A slot
 *starts* in `[window.starts_at, window.ends_at)`, no earlier than `now + min_notice` and before `now +
@@ -670,11 +670,8 @@ class _Search:
         for i in chain.any_:
             u, v = starts[i], starts[i] + chain.held[i]
             best: tuple[int, int, StaffId] | None = None
-            eligible = sorted(self.plan.eligible_for(self.plan.segments[i].key))
-            # in key order (serving first, then by id), so the first candidate adding no waste is the best
-            for candidate in [s for s in eligible if s in serving] + [
-                s for s in eligible if s not in serving
-            ]:
+            # no early exit on "adds nothing": added waste can be negative (filling a crumb the chain left)
+            for candidate in sorted(self.plan.eligible_for(self.plan.segments[i].key)):
                 free = self.free_time.of(candidate)
                 if not free.covers(u, v):
                     continue
@@ -688,8 +685,6 @@ class _Search:
                 key = (added, 0 if candidate in serving else 1, candidate)
                 if best is None or key < best:
                     best = key
-                if added == 0:
-                    break
             assert best is not None  # the search only yields starts where every `any` segment fits someone
             chosen = best[2]
             staff[i] = chosen
