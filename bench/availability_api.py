@@ -152,21 +152,26 @@ async def run(staff: int, latency_ms: int, cold_runs: int, warm_runs: int, limit
         await admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
     cold_median, warm_median = statistics.median(cold), statistics.median(warm)
-    print(
-        f"availability API, 14-day window, {staff} staff, 4-segment service, limit={limit}: {slots} slots per answer"
-    )
-    print(f"injected Cal.com latency: {latency_ms} ms on GET /v2/slots")
-    print(
-        f"{'case':<6} {'runs':>5} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'Cal.com req/query':>18}  target"
-    )
-    print(
-        f"{'cold':<6} {cold_runs:>5} {cold_median:>10.1f} {min(cold):>8.1f} {max(cold):>8.1f} {max(cold_requests):>18}  "
+    print(f"availability API, 14-day window, {staff} staff, 4-segment service, limit={limit}")
+    print(f"{slots} slots per answer; injected Cal.com latency: {latency_ms} ms on GET /v2/slots")
+    print(row("case", "runs", "median ms", "min ms", "max ms", "Cal.com req/query", "target"))
+    cold_target = (
         f"<= {1.5 * latency_ms:.0f} ms ({cold_median / latency_ms:.2f} x latency), <= {staff} requests"
     )
+    print(row("cold", cold_runs, cold_median, min(cold), max(cold), max(cold_requests), cold_target))
     print(
-        f"{'warm':<6} {warm_runs:>5} {warm_median:>10.1f} {min(warm):>8.1f} {max(warm):>8.1f} {max(warm_requests):>18}  "
-        f"<= 20 ms, 0 requests"
+        row("warm", warm_runs, warm_median, min(warm), max(warm), max(warm_requests), "<= 20 ms, 0 requests")
     )
+
+
+def row(
+    case: str, runs: object, median: object, low: object, high: object, requests: object, target: str
+) -> str:
+    def cell(value: object, width: int) -> str:
+        return f"{value:>{width}.1f}" if isinstance(value, float) else f"{value!s:>{width}}"
+
+    cells = [cell(runs, 5), cell(median, 10), cell(low, 8), cell(high, 8), cell(requests, 18)]
+    return f"{case:<6} {' '.join(cells)}  {target}"
 
 
 def next_tuesday() -> date:
