@@ -280,10 +280,10 @@ class CalcomClient:
     async def get_free_ranges(
         self, *, event_type_id: int, start: datetime, end: datetime
     ) -> list[tuple[datetime, datetime]]:
-        """The same request as `get_slots` (UTC), decoded straight to `(start, end)` pairs.
+        """The same request as `get_slots` (UTC), as free `(start, end)` ranges, touching ones merged.
 
-        For free-time reads of thousands of slots: no model per slot, which would cost more than the rest of
-        an availability query.
+        For free-time reads of thousands of slots: no model per slot and only range edges parsed, which
+        would otherwise cost more than the rest of an availability query.
         """
         params: dict[str, str | int] = {
             "eventTypeId": event_type_id,
@@ -652,16 +652,26 @@ def _booking_page(envelope: dict[str, Any]) -> BookingPage:
 
 
 def _ranges(envelope: dict[str, Any]) -> list[tuple[datetime, datetime]]:
+    """Slot ranges merged where one ends exactly where the next starts: only the edges are parsed."""
     data = envelope.get("data")
     if not isinstance(data, dict):
         raise ValueError("slots `data` is not an object keyed by date")
-    ranges = []
+    edges: list[tuple[str, str]] = []
     for slots in data.values():
         for slot in slots:
-            start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
-            if start.tzinfo is None or end.tzinfo is None:
-                raise ValueError(f"slot without an offset: {slot}")
-            ranges.append((start, end))
+            start, end = slot.get("start"), slot.get("end")
+            if not isinstance(start, str) or not isinstance(end, str):
+                raise ValueError(f"a range slot needs start and end: {slot}")
+            if edges and edges[-1][1] == start:
+                edges[-1] = (edges[-1][0], end)
+            else:
+                edges.append((start, end))
+    ranges = []
+    for start_text, end_text in edges:
+        opens, closes = datetime.fromisoformat(start_text), datetime.fromisoformat(end_text)
+        if opens.tzinfo is None or closes.tzinfo is None:
+            raise ValueError(f"slot without an offset: {start_text} / {end_text}")
+        ranges.append((opens, closes))
     return ranges
 
 
