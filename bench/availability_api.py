@@ -122,7 +122,7 @@ async def run(staff: int, latency_ms: int, cold_runs: int, warm_runs: int, limit
                     "service_id": service["id"],
                     "start": start.isoformat(),
                     "end": (start + timedelta(days=13)).isoformat(),
-                    "limit": 500,
+                    "limit": limit,
                 }
                 first = await client.get("/v1/availability", params=params)  # creates the probes
                 assert first.status_code == 200, first.text
