@@ -205,7 +205,8 @@ SALON_SEGMENTS = [
 ]
 
 
-async def _created(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+async def create(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST that must answer 201; the created resource."""
     response = await client.post(path, json=body)
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
@@ -215,18 +216,18 @@ async def _created(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -
 @pytest.fixture
 async def salon(tenant: Tenant, calcom_salon: DemoSalon) -> Salon:
     client = tenant.client
-    branch = await _created(
+    branch = await create(
         client,
         "/v1/branches",
         {"name": "Mitte", "timezone": "Europe/Berlin", "calcom_team_id": calcom_salon.team_id},
     )
     staff = {}
     for name, user_id in (("Emma", calcom_salon.emma_id), ("Fabian", calcom_salon.fabian_id)):
-        person = await _created(
+        person = await create(
             client, "/v1/staff", {"branch_id": branch["id"], "name": name, "calcom_user_id": user_id}
         )
         staff[name] = person["id"]
-    service = await _created(
+    service = await create(
         client,
         "/v1/services",
         {

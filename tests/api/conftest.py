@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import Tenant
+from tests.conftest import Tenant, create
 
 COLOUR_SEGMENTS = [
     {"key": "A", "name": "Färben", "duration_min": 30, "gap_after_min": 30},
@@ -13,13 +12,6 @@ COLOUR_SEGMENTS = [
     {"key": "C", "name": "Schneiden", "duration_min": 30, "gap_after_min": 15},
     {"key": "D", "name": "Föhnen", "duration_min": 30},
 ]
-
-
-async def create(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(path, json=body)
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
 
 
 def composite_service(branch_id: int, **overrides: Any) -> dict[str, Any]:

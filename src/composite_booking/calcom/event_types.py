@@ -79,33 +79,26 @@ class DesiredEventType:
             "hosts": [self.calcom_user_id],
         }
 
+    def _managed_fields(self) -> dict[str, Any]:
+        """Everything we own except the slug, which never changes (it is derived from ids)."""
+        return {
+            "title": self.title,
+            "length_in_minutes": self.length_in_minutes,
+            "description": MANAGED_DESCRIPTION,
+            "hidden": True,
+            "before_event_buffer": 0,
+            "after_event_buffer": self.after_event_buffer,
+            "minimum_booking_notice": 0,
+            "slot_interval": SEGMENT_SLOT_INTERVAL_MIN,
+            "hosts": [HostInput(user_id=self.calcom_user_id)],
+        }
+
     def create_body(self) -> TeamEventTypeCreate:
-        return TeamEventTypeCreate(
-            title=self.title,
-            slug=self.slug,
-            length_in_minutes=self.length_in_minutes,
-            description=MANAGED_DESCRIPTION,
-            hidden=True,
-            before_event_buffer=0,
-            after_event_buffer=self.after_event_buffer,
-            minimum_booking_notice=0,
-            slot_interval=SEGMENT_SLOT_INTERVAL_MIN,
-            hosts=[HostInput(user_id=self.calcom_user_id)],
-        )
+        return TeamEventTypeCreate(slug=self.slug, **self._managed_fields())
 
     def update_body(self) -> TeamEventTypeUpdate:
-        # No slug: it never changes (derived from ids), and Cal.com refuses a PATCH that resends it.
-        return TeamEventTypeUpdate(
-            title=self.title,
-            length_in_minutes=self.length_in_minutes,
-            description=MANAGED_DESCRIPTION,
-            hidden=True,
-            before_event_buffer=0,
-            after_event_buffer=self.after_event_buffer,
-            minimum_booking_notice=0,
-            slot_interval=SEGMENT_SLOT_INTERVAL_MIN,
-            hosts=[HostInput(user_id=self.calcom_user_id)],
-        )
+        # No slug: Cal.com refuses a PATCH that resends an event type's own slug.
+        return TeamEventTypeUpdate(**self._managed_fields())
 
 
 @dataclass(frozen=True, slots=True)

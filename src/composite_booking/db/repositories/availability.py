@@ -21,6 +21,7 @@ from composite_booking.db.models import (
     Staff,
     StaffService,
 )
+from composite_booking.db.repositories.staff_queries import staff_performing
 from composite_booking.domain.segments import PausePolicy, Segment, segment_from_json
 
 Pairs = list[tuple[datetime, datetime]]
@@ -76,18 +77,7 @@ class AvailabilityRepository:
 
     async def staff_performing(self, service_id: int) -> list[StaffRef]:
         """Live, active staff who perform the service, in id order."""
-        rows = await self._session.execute(
-            select(Staff.id, Staff.name, Staff.calcom_user_id)
-            .join(StaffService, StaffService.staff_id == Staff.id)
-            .where(
-                Staff.company_id == self.company_id,
-                StaffService.service_id == service_id,
-                Staff.deleted_at.is_(None),
-                Staff.active.is_(True),
-            )
-            .order_by(Staff.id)
-        )
-        return [StaffRef(*row) for row in rows.all()]
+        return [StaffRef(*row) for row in await staff_performing(self._session, self.company_id, service_id)]
 
     async def staff(self, staff_id: int) -> StaffRef | None:
         row = (

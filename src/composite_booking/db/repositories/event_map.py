@@ -11,7 +11,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from composite_booking.calcom.event_types import MappingSnapshot, ServiceSnapshot, StaffSnapshot
-from composite_booking.db.models import Branch, CalcomEventMap, Company, Service, Staff, StaffService
+from composite_booking.db.models import Branch, CalcomEventMap, Company, Service
+from composite_booking.db.repositories.staff_queries import staff_performing
 from composite_booking.domain.segments import PausePolicy, segment_from_json
 
 
@@ -53,18 +54,8 @@ class EventMapRepository:
 
     async def eligible_staff(self, service_id: int) -> list[StaffSnapshot]:
         """Live, active staff who perform the service."""
-        rows = await self._session.execute(
-            select(Staff.id, Staff.name, Staff.calcom_user_id)
-            .join(StaffService, StaffService.staff_id == Staff.id)
-            .where(
-                Staff.company_id == self.company_id,
-                StaffService.service_id == service_id,
-                Staff.deleted_at.is_(None),
-                Staff.active.is_(True),
-            )
-            .order_by(Staff.id)
-        )
-        return [StaffSnapshot(*row) for row in rows.all()]
+        performing = await staff_performing(self._session, self.company_id, service_id)
+        return [StaffSnapshot(*row) for row in performing]
 
     async def mappings(self, service_id: int) -> list[CalcomEventMap]:
         statement = (
