@@ -10,7 +10,11 @@ Clock = Callable[[], datetime]
 """Returns the current instant as an aware UTC datetime."""
 
 # Zone names luxon renders with a trailing "Z" (a fixed zero offset); every other zone gets "+hh:mm".
-_UTC_ZONE_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
+UTC_ZONE_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
+
+MICROS_PER_MINUTE = 60_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 def system_clock() -> datetime:
@@ -60,7 +64,7 @@ def iso_utc_seconds(moment: datetime) -> str:
 
 def iso_in_zone(moment: datetime, zone_name: str | None) -> str:
     """Luxon's `toISO()` after `setZone(zone_name)`: `Z` for UTC, otherwise the local offset."""
-    if zone_name is None or zone_name in _UTC_ZONE_NAMES:
+    if zone_name is None or zone_name in UTC_ZONE_NAMES:
         return iso_utc(moment)
     return moment.astimezone(ZoneInfo(zone_name)).isoformat(timespec="milliseconds")
 
@@ -69,6 +73,16 @@ def local_date(moment: datetime, zone_name: str | None) -> date:
     if zone_name is None:
         return moment.astimezone(UTC).date()
     return moment.astimezone(ZoneInfo(zone_name)).date()
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the Unix epoch: exact integer arithmetic for the slot search."""
+    return (moment - _EPOCH) // _ONE_MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    """The aware UTC datetime `to_micros` came from."""
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def parse_instant(value: str) -> datetime | None:

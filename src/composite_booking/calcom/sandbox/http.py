@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from composite_booking.calcom.sandbox.bookings import BookingChange
 from composite_booking.calcom.sandbox.clock import Clock, iso_utc
+from composite_booking.calcom.sandbox.control import CONTROL_PREFIX, control_reply
 from composite_booking.calcom.sandbox.errors import (
     MSG_INVALID_API_KEY,
     MSG_INVALID_BEARER,
@@ -62,6 +63,8 @@ class SandboxCore:
 class Reply:
     status: int
     body: Any
+    rendered: str | None = None
+    """The body already as JSON text, exactly as `json.dumps(body, ensure_ascii=False)` would write it."""
 
 
 class Call:
@@ -162,9 +165,13 @@ def path_with_query(request: Request) -> str:
 
 
 class SandboxHttp:
-    def __init__(self, core: SandboxCore, endpoints: Sequence[Endpoint]) -> None:
+    def __init__(
+        self, core: SandboxCore, endpoints: Sequence[Endpoint], *, control_api: bool = False
+    ) -> None:
+        """`control_api` serves `/_sandbox/...` (see `control.py`); without it those are unknown routes."""
         self._core = core
         self._endpoints = list(endpoints)
+        self._control_api = control_api
 
     def starlette_app(self) -> Starlette:
         methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
@@ -180,6 +187,8 @@ class SandboxHttp:
         return None, {}
 
     async def respond(self, request: Request) -> Response:
+        if self._control_api and request.url.path.startswith(CONTROL_PREFIX):
+            return await self._control(request)
         core = self._core
         route, params = self._match(request.method, request.url.path)
         kind = route.kind if route is not None else CallKind.OTHER
@@ -215,8 +224,17 @@ class SandboxHttp:
             reply = await route.handler(Call(self._core, request, params))
         except CalcomError as error:
             return self._error(request, error)
+        text = reply.rendered if reply.rendered is not None else json.dumps(reply.body, ensure_ascii=False)
+        return Response(text.encode(), reply.status, media_type="application/json")
+
+    async def _control(self, request: Request) -> Response:
+        """Outside the pipeline on purpose: a load test must be able to lift faults whatever they are."""
+        try:
+            data = control_reply(self._core.faults, request.method, request.url.path, await request.body())
+        except CalcomError as error:
+            return self._error(request, error)
         return Response(
-            json.dumps(reply.body, ensure_ascii=False).encode(), reply.status, media_type="application/json"
+            json.dumps(success(data).body, ensure_ascii=False).encode(), 200, media_type="application/json"
         )
 
     def _injected(self, request: Request, kind: CallKind, failure: InjectedFailure) -> Response:
@@ -240,3 +258,8 @@ class SandboxHttp:
 
 def success(data: Any, *, status: int = 200, **extra: Any) -> Reply:
     return Reply(status, {"status": "success", "data": data, **extra})
+
+
+def success_with_json(data_json: str) -> Reply:
+    """`success(data)` for data already rendered as JSON text (`GET /v2/slots` renders a thousand slots)."""
+    return Reply(200, None, rendered='{"status": "success", "data": ' + data_json + "}")

@@ -8,16 +8,15 @@ with the 500 of issue #16924); schedules answer the legacy shape unless `2024-06
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from composite_booking.calcom.sandbox.availability import Interval, available_slot_starts
+from composite_booking.calcom.sandbox.availability import Interval, available_slot_instants
 from composite_booking.calcom.sandbox.booking_list import list_bookings
 from composite_booking.calcom.sandbox.booking_output import booking_output
 from composite_booking.calcom.sandbox.bookings import cancel_booking, create_booking, reschedule_booking
 from composite_booking.calcom.sandbox.clock import (
-    iso_in_zone,
-    local_date,
+    MICROS_PER_MINUTE,
     parse_instant,
     parse_range_end,
     parse_range_start,
@@ -37,7 +36,16 @@ from composite_booking.calcom.sandbox.event_types import (
     update_team_event_type,
 )
 from composite_booking.calcom.sandbox.faults import CallKind
-from composite_booking.calcom.sandbox.http import Call, Endpoint, Reply, endpoint, path_with_query, success
+from composite_booking.calcom.sandbox.http import (
+    Call,
+    Endpoint,
+    Reply,
+    endpoint,
+    path_with_query,
+    success,
+    success_with_json,
+)
+from composite_booking.calcom.sandbox.local_times import slots_json_by_local_day
 from composite_booking.calcom.sandbox.records import EventType, Schedule, User
 from composite_booking.calcom.sandbox.schedules import (
     SCHEDULE_VERSIONS,
@@ -243,9 +251,12 @@ def _free_slots(
     duration: int | None,
     time_zone: str | None,
     ignore_uid: str | None,
-) -> dict[str, list[datetime]]:
+    start_key: str,
+    end_key: str | None,
+) -> str:
+    """JSON text of the free slots by local date in `time_zone`, each `{start_key: iso[, end_key: iso]}`."""
     length = duration or event_type.length_in_minutes
-    starts = available_slot_starts(
+    starts = available_slot_instants(
         call.state,
         event_type,
         period=Interval(start, end),
@@ -253,10 +264,13 @@ def _free_slots(
         now=call.now,
         ignore_booking_uid=ignore_uid,
     )
-    by_day: dict[str, list[datetime]] = {}
-    for slot_start in starts:
-        by_day.setdefault(local_date(slot_start, time_zone).isoformat(), []).append(slot_start)
-    return by_day
+    return slots_json_by_local_day(
+        starts,
+        length_micros=length * MICROS_PER_MINUTE,
+        zone_name=time_zone,
+        start_key=start_key,
+        end_key=end_key,
+    )
 
 
 async def get_slots(call: Call) -> Reply:
@@ -271,24 +285,12 @@ async def get_slots(call: Call) -> Reply:
     check.finish()
     start, end = _slot_window(call, "start", "end")
     event_type = _slots_event_type(call, query)
-    length = duration or event_type.length_in_minutes
-    by_day = _free_slots(
+    data = _free_slots(
         call, event_type, start, end, duration=duration, time_zone=time_zone,
         ignore_uid=query.get("bookingUidToReschedule"),
+        start_key="start", end_key="end" if slot_format == "range" else None,
     )  # fmt: skip
-    data: dict[str, list[dict[str, str]]] = {}
-    for day, starts in by_day.items():
-        if slot_format == "range":
-            data[day] = [
-                {
-                    "start": iso_in_zone(s, time_zone),
-                    "end": iso_in_zone(s + timedelta(minutes=length), time_zone),
-                }
-                for s in starts
-            ]
-        else:
-            data[day] = [{"start": iso_in_zone(s, time_zone)} for s in starts]
-    return success(data)
+    return success_with_json(data)
 
 
 async def get_legacy_slots(call: Call) -> Reply:
@@ -311,8 +313,8 @@ async def get_legacy_slots(call: Call) -> Reply:
     raw_duration = query.get("duration", "")
     duration = int(raw_duration) if raw_duration.isdigit() and int(raw_duration) > 0 else None
     time_zone = query.get("timeZone") or None
-    length = duration or event_type.length_in_minutes
-    by_day = _free_slots(
+    ranged = query.get("slotFormat") == "range"
+    slots = _free_slots(
         call,
         event_type,
         start,
@@ -320,20 +322,10 @@ async def get_legacy_slots(call: Call) -> Reply:
         duration=duration,
         time_zone=time_zone,
         ignore_uid=query.get("rescheduleUid"),
+        start_key="startTime" if ranged else "time",
+        end_key="endTime" if ranged else None,
     )
-    slots: dict[str, list[dict[str, str]]] = {}
-    for day, starts in by_day.items():
-        if query.get("slotFormat") == "range":
-            slots[day] = [
-                {
-                    "startTime": iso_in_zone(s, time_zone),
-                    "endTime": iso_in_zone(s + timedelta(minutes=length), time_zone),
-                }
-                for s in starts
-            ]
-        else:
-            slots[day] = [{"time": iso_in_zone(s, time_zone)} for s in starts]
-    return success({"slots": slots})
+    return success_with_json('{"slots": ' + slots + "}")
 
 
 # --- bookings

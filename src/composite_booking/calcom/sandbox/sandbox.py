@@ -67,7 +67,10 @@ class CalcomSandbox:
         webhook_sender: WebhookSender | None = None,
         seed: int = 0,
         sleep: Sleep = asyncio.sleep,
+        control_api: bool = False,
     ) -> None:
+        """`control_api` adds `POST /_sandbox/faults` and `/_sandbox/reset-faults` (see `control.py`), for
+        load tests against a standalone sandbox; Cal.com has no such paths, so they are off by default."""
         self._core = SandboxCore(
             state=SandboxState(seed=seed),
             clock=clock,
@@ -75,7 +78,7 @@ class CalcomSandbox:
             limiter=SandboxRateLimiter(clock, rate_limit or RateLimitPolicy()),
             webhooks=WebhookDispatcher(webhook_sender),
         )
-        self._app = SandboxHttp(self._core, ENDPOINTS).starlette_app()
+        self._app = SandboxHttp(self._core, ENDPOINTS, control_api=control_api).starlette_app()
 
     # --- serving
 
