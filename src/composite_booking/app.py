@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from composite_booking import __version__
 from composite_booking.api import availability as availability_api
-from composite_booking.api import branches, calcom, health, services, staff, templates
+from composite_booking.api import bookings, branches, calcom, health, services, staff, templates
 from composite_booking.api.problems import PROBLEM_MEDIA_TYPE, Problem, install_problem_handlers
 from composite_booking.availability.cache import FreeTimeCache, InMemoryFreeTimeCache, RedisFreeTimeCache
 from composite_booking.availability.free_time import CalcomFreeTime
@@ -29,9 +29,13 @@ from composite_booking.calcom.sync import EventTypeSync
 from composite_booking.config import Settings, get_settings
 from composite_booking.db.repositories.outbox import OutboxRepository
 from composite_booking.db.session import create_engine, create_session_factory
+from composite_booking.domain.booking.service import BookingService
+from composite_booking.domain.booking.wiring import booking_settings, lock_service, mail_sender
 from composite_booking.domain.cancellation import AppointmentCancellation
 from composite_booking.jobs.handlers import calcom_handlers, cancellation_handlers, schedule_drift_check
+from composite_booking.jobs.notifications import notification_handlers
 from composite_booking.jobs.outbox import Handler, OutboxWorker
+from composite_booking.jobs.recovery import SagaRecovery
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,20 @@ def create_app(settings: Settings | None = None, *, calcom_http: httpx.AsyncClie
             cancellation = AppointmentCancellation(
                 session_factory, calcom_client, on_staff_calendar_changed=availability.invalidate
             )
-            handlers.update(cancellation_handlers(cancellation))
+
+            async def cancelled(company_id: int, appointment_id: int) -> None:
+                await app.state.bookings.notify_cancelled(company_id, appointment_id)
+
+            handlers.update(cancellation_handlers(cancellation, on_cancelled=cancelled))
+        handlers.update(
+            notification_handlers(
+                session_factory,
+                mail_sender(settings),
+                organizer_email=settings.mail_from_address,
+                organizer_name=settings.mail_from_name,
+                clock=_utc_now,
+            )
+        )
         worker = OutboxWorker(session_factory, handlers, clock=_utc_now)
 
         app.state.settings = settings
@@ -85,9 +102,32 @@ def create_app(settings: Settings | None = None, *, calcom_http: httpx.AsyncClie
         app.state.slot_resolver = availability
         app.state.on_staff_calendar_changed = availability.invalidate if availability else _no_cache
         app.state.outbox_worker = worker
+        # Bookings (the saga) and the recovery of sagas whose driver died.
+        app.state.locks = lock_service(settings, redis)
+        app.state.bookings = BookingService(
+            session_factory,
+            calcom_client,
+            app.state.slot_resolver,
+            app.state.locks,
+            clock=_utc_now,
+            settings=booking_settings(settings),
+            on_staff_calendar_changed=app.state.on_staff_calendar_changed,
+        )
+        saga_runner = app.state.bookings.saga
+        app.state.saga_recovery = (
+            SagaRecovery(
+                session_factory,
+                saga_runner,
+                clock=_utc_now,
+                recheck_after=timedelta(seconds=settings.saga_recheck_after_s),
+            )
+            if saga_runner is not None
+            else None
+        )
 
         stop = asyncio.Event()
         background: asyncio.Task[None] | None = None
+        recovery_loop: asyncio.Task[None] | None = None
         if settings.workers_enabled:
             if calcom_client is not None:
                 async with session_factory() as session, session.begin():
@@ -97,13 +137,19 @@ def create_app(settings: Settings | None = None, *, calcom_http: httpx.AsyncClie
                 worker.run_forever(stop, poll_interval_s=settings.outbox_poll_interval_s),
                 name="outbox-worker",
             )
+            if app.state.saga_recovery is not None:
+                recovery_loop = asyncio.create_task(
+                    app.state.saga_recovery.run_forever(stop, interval_s=settings.recovery_interval_s),
+                    name="saga-recovery",
+                )
         try:
             yield
         finally:
             stop.set()
-            if background is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await background
+            for task in (background, recovery_loop):
+                if task is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if owned_http and http is not None:
                 await http.aclose()
             if redis is not None:
@@ -117,7 +163,7 @@ def create_app(settings: Settings | None = None, *, calcom_http: httpx.AsyncClie
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (health, branches, staff, services, templates, calcom, availability_api):
+    for module in (health, branches, staff, services, templates, calcom, availability_api, bookings):
         app.include_router(module.router)
     _register_problem_schema(app)
     return app

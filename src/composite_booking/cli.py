@@ -73,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     drift.add_argument("--repair", action="store_true", help="restore the desired state where it drifted")
     drift.set_defaults(handler=_calcom_drift)
 
+    recover = commands.add_parser(
+        "recover", help="finish or compensate booking sagas whose driver died (one pass; `serve` repeats it)"
+    )
+    recover.set_defaults(handler=_recover)
+
     sandbox = commands.add_parser("calcom-sandbox", help="run the bundled Cal.com sandbox standalone")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8765)
@@ -218,6 +223,42 @@ async def _calcom_tools() -> AsyncIterator[tuple[EventTypeSync, CalcomClient]]:
             yield EventTypeSync(create_session_factory(engine), client), client
     finally:
         await engine.dispose()
+
+
+def _recover(_: argparse.Namespace) -> int:
+    async def run() -> int:
+        from datetime import UTC, datetime, timedelta
+
+        from composite_booking.db.session import create_engine, create_session_factory
+        from composite_booking.domain.booking.saga import BookingSagaRunner
+        from composite_booking.jobs.recovery import SagaRecovery
+
+        settings = get_settings()
+        async with _calcom_tools() as (_, client):
+            engine = create_engine(settings)
+            try:
+
+                def now() -> datetime:
+                    return datetime.now(UTC)
+
+                session_factory = create_session_factory(engine)
+                recheck_after = timedelta(seconds=settings.saga_recheck_after_s)
+                runner = BookingSagaRunner(
+                    session_factory,
+                    client,
+                    clock=now,
+                    lease=timedelta(seconds=settings.saga_lease_s),
+                    recheck_after=recheck_after,
+                )
+                report = await SagaRecovery(
+                    session_factory, runner, clock=now, recheck_after=recheck_after
+                ).run_once()
+            finally:
+                await engine.dispose()
+        print(report)
+        return 1 if report.still_open else 0
+
+    return asyncio.run(run())
 
 
 def _calcom_sandbox(args: argparse.Namespace) -> int:

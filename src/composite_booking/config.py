@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -48,6 +49,26 @@ class Settings(BaseSettings):
 
     workers_enabled: bool = True
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+
+    # Bookings: the saga's lease (a driver silent this long is taken over by recovery; keep it well above
+    # CALCOM_TIMEOUT_S), the late-booking check after an unknown outcome, and the recovery pass interval.
+    saga_lease_s: float = Field(default=60.0, gt=0)
+    saga_recheck_after_s: float = Field(default=300.0, gt=0)
+    recovery_interval_s: float = Field(default=10.0, gt=0)
+    # Locks per staff member and day (Redis when REDIS_URL is set, else in-process).
+    lock_ttl_s: float = Field(default=15.0, gt=0)
+    lock_wait_s: float = Field(default=2.0, ge=0)
+    lock_key_prefix: str = "composite-booking:lock:"
+    # Customer e-mails: SMTP when SMTP_HOST is set, else .eml files in NOTIFICATIONS_FOLDER when set.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_use_tls: bool = False
+    smtp_start_tls: bool | None = None
+    notifications_folder: Path | None = None
+    mail_from_address: str = "bookings@composite-booking.invalid"
+    mail_from_name: str | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -191,6 +191,8 @@ def run_demo(*, host: str, port: int, data_dir: Path) -> None:
         calcom_api_key=calendar.api_key,
         calcom_base_url=SANDBOX_URL,
         calcom_webhook_secret=calendar.webhook_secret,
+        # Without SMTP_HOST, customer e-mails (with their ICS) land here as .eml files.
+        notifications_folder=data_dir / "mail",
     )
     upgrade(settings.database_url)
     api_key = demo_api_key(settings, calendar, data_dir / "demo-api-key")
@@ -208,5 +210,7 @@ def run_demo(*, host: str, port: int, data_dir: Path) -> None:
     )
     print(f"API key: {api_key}")
     print(f'Try:  curl -H "Authorization: Bearer {api_key}" {base}/v1/services')
+    if not settings.smtp_host:
+        print(f"E-mails to customers are written to {data_dir / 'mail'}")
     print(f"Docs: {base}/docs", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())

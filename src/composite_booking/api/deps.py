@@ -18,6 +18,7 @@ from composite_booking.db.repositories.catalog import (
 from composite_booking.db.repositories.companies import CompanyRepository
 from composite_booking.db.repositories.event_map import EventMapRepository
 from composite_booking.db.repositories.outbox import OutboxRepository
+from composite_booking.domain.booking.service import BookingService
 from composite_booking.domain.catalog import CatalogService, Pagination
 from composite_booking.domain.errors import Unauthorized
 from composite_booking.jobs.handlers import enqueue_service_sync
@@ -90,3 +91,31 @@ def get_pagination(
 
 
 PaginationDep = Annotated[Pagination, Depends(get_pagination)]
+
+
+async def get_company_briefly(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Company:
+    """The company, authenticated in a transaction of its own that ends at once.
+
+    For routes that call Cal.com (bookings): `CompanyDep` keeps the request's transaction open until the
+    route returns, and no HTTP call to Cal.com may happen inside an open transaction.
+    """
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("send the company's API key as `Authorization: Bearer <key>`")
+    async with _session_factory(request)() as session:
+        company = await CompanyRepository(session).company_for_api_key(credentials.credentials)
+    if company is None:
+        raise Unauthorized("the API key is not valid")
+    return company
+
+
+CompanyBriefDep = Annotated[Company, Depends(get_company_briefly)]
+
+
+def get_bookings(request: Request) -> BookingService:
+    service: BookingService = request.app.state.bookings
+    return service
+
+
+BookingsDep = Annotated[BookingService, Depends(get_bookings)]

@@ -179,7 +179,10 @@ class AppointmentSlot(Base):
     """One segment booking or one held pause of an appointment: a span of a staff member's time.
 
     Active rows of one staff member never overlap: PostgreSQL refuses it (the exclusion constraint), so no
-    race in the application can double-book a staff member.
+    race in the application can double-book a staff member. The one exception is a make-before-break
+    reschedule: the old and the new chain of one appointment (rows sharing an `overlap_group`) may overlap
+    each other while both stand, never anyone else's rows. `chain` numbers the chains of an appointment
+    (1 when booked, +1 per reschedule attempt).
     """
 
     __tablename__ = "appointment_slots"
@@ -197,16 +200,20 @@ class AppointmentSlot(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     calcom_booking_uid: Mapped[str | None] = mapped_column(String(128), index=True)
     calcom_event_type_id: Mapped[int | None] = mapped_column(BigInteger)
+    chain: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    overlap_group: Mapped[int | None] = mapped_column(BigInteger)
 
     appointment: Mapped[Appointment] = relationship(lazy="raise", back_populates="slots")
 
     __table_args__ = (
         CheckConstraint("kind IN ('segment', 'pause')", name="kind"),
         CheckConstraint("ends_at > starts_at", name="time_order"),
-        UniqueConstraint("appointment_id", "kind", "position"),
+        UniqueConstraint("appointment_id", "chain", "kind", "position"),
         ExcludeConstraint(
             ("staff_id", "="),
             (func.tstzrange(text("starts_at"), text("ends_at"), text("'[)'")), "&&"),
+            # Rows without a group never equal another row here, so every overlap conflicts.
+            (func.coalesce(text("overlap_group"), text("-id")), "<>"),
             name=STAFF_OVERLAP_CONSTRAINT,
             using="gist",
             where=text("active"),
@@ -312,17 +319,140 @@ class CalcomWebhookEvent(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class BookingSaga(TimestampMixin, Base):
+    """The persisted log of one booking or reschedule: driven to a final state by its request or by recovery.
+
+    Whoever drives it holds a lease (`lease_until`); recovery takes over sagas whose lease expired and bumps
+    `version`, so a slow original driver notices (its writes are fenced on the version it started with).
+    """
+
+    __tablename__ = "booking_sagas"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    # The chain being booked, and for a reschedule the chain it replaces.
+    chain: Mapped[int] = mapped_column(Integer)
+    replaces_chain: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    lease_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Why it failed, as the problem the caller got (or gets when it retries with the same Idempotency-Key).
+    failure: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # After an outcome that stayed unknown, look once more for a late booking at this time.
+    recheck_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recoveries: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    steps: Mapped[list[BookingSagaStep]] = relationship(
+        lazy="raise", back_populates="saga", order_by="BookingSagaStep.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('book', 'reschedule')", name="kind"),
+        CheckConstraint(
+            "state IN ('booking', 'compensating', 'cleaning_up', 'confirmed', 'compensated')", name="state"
+        ),
+        Index(
+            "ix_booking_sagas_open_lease_until",
+            "lease_until",
+            postgresql_where=text("state IN ('booking', 'compensating', 'cleaning_up')"),
+        ),
+        Index("ix_booking_sagas_recheck_at", "recheck_at", postgresql_where=text("recheck_at IS NOT NULL")),
+    )
+
+
+class BookingSagaStep(Base):
+    """One Cal.com write of a saga: its intent is committed before the call and its result after.
+
+    `create` books a new segment, `move` reschedules an old segment's booking onto the new chain (where the
+    two overlap), `cancel` removes an old segment once the new chain stands. A step that was done and must
+    be taken back goes `undoing` → `undone` (cancelled, or moved back).
+    """
+
+    __tablename__ = "booking_saga_steps"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    saga_id: Mapped[int] = mapped_column(ForeignKey("booking_sagas.id", ondelete="CASCADE"), index=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("appointment_slots.id", ondelete="CASCADE"))
+    # The old chain's slot a `move` takes its booking from.
+    source_slot_id: Mapped[int | None] = mapped_column(ForeignKey("appointment_slots.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(8))
+    # Moves run in waves: a move waits for the moves of earlier waves to free its time.
+    wave: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    state: Mapped[str] = mapped_column(String(16))
+    segment_key: Mapped[str] = mapped_column(String(16))
+    event_type_id: Mapped[int] = mapped_column(BigInteger)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The booking this step made (create, move), or the one it cancels (cancel).
+    calcom_booking_uid: Mapped[str | None] = mapped_column(String(128))
+    # A move's booking before it moved; after an undo, the booking it was moved back to.
+    source_booking_uid: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)
+    # Set when Cal.com refused because the host is busy (the caller gets a 409, not a 502).
+    host_busy: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # The outcome was once unknown and judged "not made": recheck later that nothing landed late.
+    uncertain: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    intent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    saga: Mapped[BookingSaga] = relationship(lazy="raise", back_populates="steps")
+
+    __table_args__ = (
+        CheckConstraint("action IN ('create', 'move', 'cancel')", name="action"),
+        CheckConstraint(
+            "state IN ('pending', 'calling', 'done', 'failed', 'unknown', 'undoing', 'undone')",
+            name="state",
+        ),
+    )
+
+
+class IdempotencyKey(Base):
+    """An `Idempotency-Key` a company used: the request it named and, once known, the response it got.
+
+    Kept 24 hours (`expires_at`); a key whose request is still running is `in_flight`. A booking's key is
+    claimed in the transaction that claims the time, and completed when its saga reaches a final state.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    operation: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    saga_id: Mapped[int | None] = mapped_column(ForeignKey("booking_sagas.id", ondelete="SET NULL"))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # An in-flight claim without a saga is abandoned (its request died) once this passes.
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+    __table_args__ = (
+        UniqueConstraint("company_id", "key"),
+        CheckConstraint("state IN ('in_flight', 'completed')", name="state"),
+    )
+
+
 __all__ = [
     "STAFF_OVERLAP_CONSTRAINT",
     "ApiKey",
     "Appointment",
     "AppointmentSlot",
+    "BookingSaga",
+    "BookingSagaStep",
     "Branch",
     "CalcomEventMap",
     "CalcomStaffProbe",
     "CalcomWebhookEvent",
     "Company",
     "Customer",
+    "IdempotencyKey",
     "OutboxMessage",
     "Service",
     "Staff",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from composite_booking.calcom.sync import EventTypeSync
@@ -11,6 +11,7 @@ from composite_booking.config import Settings
 from composite_booking.db.models import Service
 from composite_booking.db.repositories.outbox import ClaimedMessage, OutboxRepository
 from composite_booking.domain.cancellation import CANCEL_APPOINTMENT, AppointmentCancellation
+from composite_booking.domain.statuses import AppointmentStatus
 from composite_booking.jobs.outbox import Handler
 
 log = logging.getLogger(__name__)
@@ -60,12 +61,24 @@ class CancellationIncomplete(Exception):
     """Some segment still stands in Cal.com; the outbox runs the cancellation again later."""
 
 
-def cancellation_handlers(cancellation: AppointmentCancellation) -> dict[str, Handler]:
+async def _cancelled(_: int, __: int) -> None:
+    return None
+
+
+def cancellation_handlers(
+    cancellation: AppointmentCancellation,
+    *,
+    on_cancelled: Callable[[int, int], Awaitable[None]] = _cancelled,
+) -> dict[str, Handler]:
+    """`on_cancelled(company_id, appointment_id)` runs once the cancellation is complete (the e-mail)."""
+
     async def cancel(message: ClaimedMessage) -> None:
         assert message.company_id is not None
         result = await cancellation.run(
             message.company_id, int(message.payload["appointment_id"]), str(message.payload["reason"])
         )
+        if result.status == AppointmentStatus.CANCELLED:
+            await on_cancelled(message.company_id, result.appointment_id)
         if result.still_standing:
             raise CancellationIncomplete(
                 f"{result.still_standing} segment(s) of appointment {result.appointment_id} still stand"
