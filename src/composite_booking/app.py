@@ -19,7 +19,12 @@ from composite_booking import __version__
 from composite_booking.api import availability as availability_api
 from composite_booking.api import bookings, branches, calcom, health, services, staff, templates
 from composite_booking.api.problems import PROBLEM_MEDIA_TYPE, Problem, install_problem_handlers
-from composite_booking.availability.cache import FreeTimeCache, InMemoryFreeTimeCache, RedisFreeTimeCache
+from composite_booking.availability.cache import (
+    FreeTimeCache,
+    InMemoryFreeTimeCache,
+    RedisFreeTimeCache,
+    redis_prefix,
+)
 from composite_booking.availability.free_time import CalcomFreeTime
 from composite_booking.availability.probes import ProbeManager
 from composite_booking.availability.service import AvailabilityPolicy, AvailabilityService
@@ -180,7 +185,11 @@ def _availability_service(
     redis: Redis | None,
 ) -> AvailabilityService:
     ttl = settings.availability_cache_ttl_s
-    cache: FreeTimeCache = RedisFreeTimeCache(redis, ttl) if redis is not None else InMemoryFreeTimeCache(ttl)
+    cache: FreeTimeCache = (
+        RedisFreeTimeCache(redis, ttl, prefix=redis_prefix(settings.database_url))
+        if redis is not None
+        else InMemoryFreeTimeCache(ttl)
+    )
     policy = AvailabilityPolicy(
         step_min=settings.availability_step_min,
         min_notice=timedelta(minutes=settings.availability_min_notice_min),

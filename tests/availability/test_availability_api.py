@@ -6,12 +6,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from composite_booking.app import create_app
 from composite_booking.availability.service import AvailabilityService
 from composite_booking.calcom.sandbox import CalcomSandbox, CallKind, DemoSalon
+from composite_booking.config import Settings
 from composite_booking.db.models import Customer
 from tests.conftest import Salon, TenantFactory
 from tests.factories import SlotSpec, World, make_appointment
@@ -315,3 +318,24 @@ async def test_gap_fill_lists_the_pauses_and_what_fits_into_them(
         ("Haarschnitt", at(10, 30))
     ]
     assert short["services"] == []
+
+
+async def test_availability_works_with_redis_down(
+    app_settings: Settings, sandbox: CalcomSandbox, salon: Salon
+) -> None:
+    """The cache is an efficiency measure: with Redis configured but dead, answers come from Cal.com."""
+    settings = app_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url="http://c") as http:
+        app = create_app(settings, calcom_http=http)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://test",
+                headers={"Authorization": f"Bearer {salon.tenant.api_key}"},
+            ) as client,
+        ):
+            query = {"service_id": salon.service["id"], "start": DAY.isoformat(), "end": DAY.isoformat()}
+            response = await client.get("/v1/availability", params=query)
+            assert response.status_code == 200, response.text
+            assert len(response.json()["slots"]) == 27

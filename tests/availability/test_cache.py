@@ -10,7 +10,12 @@ from datetime import date
 import pytest
 from redis.asyncio import Redis
 
-from composite_booking.availability.cache import FreeTimeCache, InMemoryFreeTimeCache, RedisFreeTimeCache
+from composite_booking.availability.cache import (
+    FreeTimeCache,
+    InMemoryFreeTimeCache,
+    RedisFreeTimeCache,
+    redis_prefix,
+)
 
 DAY = date(2031, 3, 4)
 NEXT = date(2031, 3, 5)
@@ -59,3 +64,21 @@ async def test_in_process_cache() -> None:
     await cache.put_days(9, 0, {DAY: [(1, 2)]})
     now[0] = 61
     assert await cache.get_days(9, 0, [DAY]) == {}
+
+
+async def test_a_dead_redis_means_misses_not_errors() -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        cache = RedisFreeTimeCache(dead, ttl_s=30)
+        generation = await cache.generation(7)
+        assert await cache.get_days(7, generation, [DAY]) == {}
+        await cache.put_days(7, generation, {DAY: [(1, 2)]})
+        await cache.invalidate(7)
+    finally:
+        await dead.aclose()
+
+
+def test_deployments_sharing_a_redis_do_not_share_keys() -> None:
+    first = redis_prefix("postgresql+asyncpg://postgres@db/one")
+    assert first == redis_prefix("postgresql+asyncpg://postgres@db/one")
+    assert first != redis_prefix("postgresql+asyncpg://postgres@db/two")

@@ -202,6 +202,7 @@ class Salon:
             clock=later,
             lease=timedelta(seconds=60),
             recheck_after=timedelta(minutes=5),
+            on_staff_calendar_changed=self.app.state.on_staff_calendar_changed,
         )
         return SagaRecovery(self.session_factory, runner, clock=later)
 

@@ -171,3 +171,25 @@ async def test_cancelled_bookings_cannot_be_moved(salon: Salon) -> None:
     refused = await reschedule(salon, booking, at(10))
     assert refused.status_code == 409
     assert refused.json()["type"].endswith("/booking-state-conflict")
+
+
+async def test_an_old_booking_that_will_not_cancel_is_cleaned_up_later(salon: Salon) -> None:
+    booking = await salon.booked("cut", at(9), staff="Emma")
+    old_uid = booking["segments"][0]["calcom_booking_uid"]
+    salon.sandbox.faults.fail(CallKind.CANCEL_BOOKING, nth=1, status=400, message="Booking is locked")
+
+    moved = await reschedule(salon, booking, at(15))
+
+    # The new chain stands: that is the answer. The old booking is still being cancelled.
+    assert moved.status_code == 200, moved.text
+    assert local(moved.json()["segments"][0]["starts_at"]) == at(15)
+    assert old_uid in {b.uid for b in accepted(salon.sandbox)}
+    # Its time stays held until Cal.com has really let it go.
+    assert (await salon.book("cut", at(9), staff="Emma")).status_code == 409
+
+    report = await salon.recovery().run_once()
+
+    assert report.confirmed == 1
+    assert {b.uid for b in accepted(salon.sandbox)} == {moved.json()["segments"][0]["calcom_booking_uid"]}
+    await assert_settled(salon)
+    await salon.booked("cut", at(9), staff="Emma")

@@ -6,13 +6,21 @@ that started before it can only write under the old generation, which nobody rea
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+# A generation no key carries: the cache could not be read, so nothing is read from or written to it.
+_UNCACHED = -1
 
 MinutePairs = list[tuple[int, int]]
 
@@ -63,7 +71,12 @@ class InMemoryFreeTimeCache:
 
 
 class RedisFreeTimeCache:
-    """Shared by every replica, so a booking on one invalidates the free time all of them serve."""
+    """Shared by every replica, so a booking on one invalidates the free time all of them serve.
+
+    Redis is an efficiency measure here: when it fails, reads miss (free time is fetched from Cal.com) and
+    writes are skipped, so an outage slows availability down but never breaks it. Invalidations lost during
+    an outage can leave entries up to their TTL; bookings are still checked by PostgreSQL and Cal.com.
+    """
 
     def __init__(self, redis: Redis, ttl_s: float, *, prefix: str = "cb:free") -> None:
         self._redis = redis
@@ -77,13 +90,21 @@ class RedisFreeTimeCache:
         return f"{self._prefix}:{staff_id}:{generation}:{day.isoformat()}"
 
     async def generation(self, staff_id: int) -> int:
-        value = await self._redis.get(self._generation_key(staff_id))
+        try:
+            value = await self._redis.get(self._generation_key(staff_id))
+        except RedisError as exc:
+            log.warning("free-time cache unavailable, reading Cal.com instead: %r", exc)
+            return _UNCACHED
         return int(value) if value is not None else 0
 
     async def get_days(self, staff_id: int, generation: int, days: Sequence[date]) -> dict[date, MinutePairs]:
-        if not days:
+        if not days or generation == _UNCACHED:
             return {}
-        values = await self._redis.mget([self._day_key(staff_id, generation, day) for day in days])
+        try:
+            values = await self._redis.mget([self._day_key(staff_id, generation, day) for day in days])
+        except RedisError as exc:
+            log.warning("free-time cache unavailable, reading Cal.com instead: %r", exc)
+            return {}
         return {
             day: [(int(a), int(b)) for a, b in json.loads(value)]
             for day, value in zip(days, values, strict=True)
@@ -91,10 +112,23 @@ class RedisFreeTimeCache:
         }
 
     async def put_days(self, staff_id: int, generation: int, free: dict[date, MinutePairs]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for day, pairs in free.items():
-                pipe.set(self._day_key(staff_id, generation, day), json.dumps(pairs), px=self._ttl_ms)
-            await pipe.execute()
+        if generation == _UNCACHED:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for day, pairs in free.items():
+                    pipe.set(self._day_key(staff_id, generation, day), json.dumps(pairs), px=self._ttl_ms)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("free-time cache unavailable, not storing: %r", exc)
 
     async def invalidate(self, staff_id: int) -> None:
-        await self._redis.incr(self._generation_key(staff_id))
+        try:
+            await self._redis.incr(self._generation_key(staff_id))
+        except RedisError as exc:
+            log.warning("free-time cache unavailable, invalidation of staff %s lost: %r", staff_id, exc)
+
+
+def redis_prefix(database_url: str) -> str:
+    """Keys name staff by id, and ids are per database: deployments sharing a Redis must not share keys."""
+    return "cb:free:" + hashlib.sha256(database_url.encode()).hexdigest()[:12]
