@@ -132,6 +132,18 @@ async def test_one_calcom_request_per_staff_member_then_none_while_cached(
     assert sandbox.faults.calls(CallKind.CREATE_EVENT_TYPE) == len(salon.staff)  # the probes, once
 
 
+async def test_a_pinned_staff_member_costs_one_calcom_request(
+    app: FastAPI, salon: Salon, sandbox: CalcomSandbox
+) -> None:
+    await availability(salon)
+    for staff_id in salon.staff.values():
+        await app.state.on_staff_calendar_changed(staff_id)
+    before = sandbox.faults.calls(CallKind.GET_SLOTS)
+    answer = await availability(salon, staff_id=salon.staff["Fabian"])
+    assert sandbox.faults.calls(CallKind.GET_SLOTS) - before == 1
+    assert {s["staff"]["id"] for s in answer["slots"]} == {salon.staff["Fabian"]}
+
+
 async def test_a_webhook_invalidates_the_cached_free_time(
     app: FastAPI, salon: Salon, sandbox: CalcomSandbox
 ) -> None:

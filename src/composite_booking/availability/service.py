@@ -32,7 +32,7 @@ from composite_booking.domain.availability import (
 )
 from composite_booking.domain.errors import InvalidInput, NotFound
 from composite_booking.domain.intervals import IntervalList
-from composite_booking.domain.segments import longest_duration_min
+from composite_booking.domain.segments import StaffMode, longest_duration_min
 
 Clock = Callable[[], datetime]
 # How far past the window the search looks for "the next three slots" when the window has none.
@@ -224,6 +224,9 @@ class AvailabilityService:
                 "staff_id", f"staff member {staff_id} does not perform service {service_id}"
             )
         bookable = [s for s in staff if s.calcom_user_id is not None]
+        if staff_id is not None and all(s.staff_mode is StaffMode.SAME for s in context.segments):
+            # Pinned, and no segment may go to anyone else: only this person's calendar matters.
+            bookable = [s for s in bookable if s.id == staff_id]
         return context, bookable
 
     async def _free(
