@@ -251,12 +251,7 @@ class BookingService:
             if known is not None:
                 return known
             raise
-        if isinstance(claimed, BookingResponse):
-            return claimed
-        await self._checkpoint(Checkpoint.CLAIMED, None)
-        for staff_id in sorted({s.staff_id for s in placement.segments}):
-            await self._on_staff_calendar_changed(staff_id)
-        return await self._finish(saga, claimed, success_status=201)
+        return await self._after_claim(saga, claimed, placement, success_status=201)
 
     async def _claim_new_booking(
         self,
@@ -403,12 +398,7 @@ class BookingService:
             if known is not None:
                 return known
             raise
-        if isinstance(claimed, BookingResponse):
-            return claimed
-        await self._checkpoint(Checkpoint.CLAIMED, None)
-        for staff_id in sorted({s.staff_id for s in placement.segments}):
-            await self._on_staff_calendar_changed(staff_id)
-        return await self._finish(saga, claimed, success_status=200)
+        return await self._after_claim(saga, claimed, placement, success_status=200)
 
     async def _claim_move(
         self,
@@ -688,6 +678,23 @@ class BookingService:
         return BookingResponse(200, body)
 
     # --- shared steps -----------------------------------------------------------------------------------
+
+    async def _after_claim(
+        self,
+        saga: BookingSagaRunner,
+        claimed: _Claimed | BookingResponse,
+        placement: CompositeSlot,
+        *,
+        success_status: int,
+    ) -> BookingResponse:
+        """Shared by booking and moving: a replayed answer as it is, else report the claimed time and run
+        the saga to its end."""
+        if isinstance(claimed, BookingResponse):
+            return claimed
+        await self._checkpoint(Checkpoint.CLAIMED, None)
+        for staff_id in sorted({s.staff_id for s in placement.segments}):
+            await self._on_staff_calendar_changed(staff_id)
+        return await self._finish(saga, claimed, success_status=success_status)
 
     async def _finish(
         self, saga: BookingSagaRunner, claimed: _Claimed, *, success_status: int
