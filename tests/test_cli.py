@@ -128,7 +128,8 @@ def test_demo_serves_the_salon_with_synced_event_types_and_keeps_data_across_res
         ]
         assert all(len(s["service_ids"]) == 4 for s in staff["items"])
         event_type_ids = {}
-        for service_id, expected in ((177, 4 * 3), (178, 4 * 3), (42, 3 * 3)):
+        # 42 holds its two pauses (blocked): each has an event type of its own per staff member.
+        for service_id, expected in ((177, 4 * 3), (178, 4 * 3), (42, (3 + 2) * 3)):
             mappings = httpx.get(
                 f"http://127.0.0.1:{port}/v1/services/{service_id}/calcom-mappings",
                 headers={"Authorization": f"Bearer {key}"},

@@ -129,6 +129,34 @@ async def test_external_cancellation_flags_the_appointment_and_redelivery_is_har
     assert await events(session_factory) == 1
 
 
+async def test_a_held_pause_cancelled_in_calcom_is_a_release_and_the_appointment_stands(
+    anonymous: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await make_world(session_factory)
+    emma = world.staff_ids[0]
+    appointment_id = await make_appointment(
+        session_factory,
+        world,
+        [
+            SlotSpec("A", emma, T0, 30, calcom_booking_uid="uid-a"),
+            SlotSpec("A", emma, T0 + timedelta(minutes=30), 30, calcom_booking_uid="uid-hold", kind="pause"),
+            SlotSpec("B", emma, T0 + timedelta(minutes=60), 15, calcom_booking_uid="uid-b"),
+        ],
+    )
+    body = cancelled("uid-hold", reason="Emma hat Zeit")
+    response = await anonymous.post("/v1/calcom/webhook", content=body, headers=signed(body))
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "pause released in Cal.com"
+    appointment, slots = await load(session_factory, appointment_id)
+    assert appointment.attention_reason is None
+    assert appointment.status == "confirmed"
+    assert sorted((s.kind, s.segment_key, s.status, s.active) for s in slots) == [
+        ("pause", "A", "released", False),
+        ("segment", "A", "booked", True),
+        ("segment", "B", "booked", True),
+    ]
+
+
 async def test_external_reschedule_is_recorded(
     anonymous: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -115,6 +115,7 @@ class Salon:
                     branch_id=branch_id,
                     service_id=service_id,
                     segment_key=event_type.segment_key,
+                    part=event_type.part,
                     staff_id=event_type.staff_id,
                     slug=event_type.slug,
                     title=event_type.title,
@@ -260,6 +261,7 @@ async def salon(
                 "pause_bookable_policy": "never",
             },
             "cut": {"name": "Haarschnitt", "composite": False, "duration_min": 30},
+            "brows": {"name": "Augenbrauen zupfen", "composite": False, "duration_min": 10},
         }
         services = {}
         for key, definition in definitions.items():
@@ -350,13 +352,13 @@ async def assert_settled(salon: Salon) -> None:
         )
         active = [s for s in appointment.slots if s.active]
         if status is AppointmentStatus.CONFIRMED:
-            segments = [s for s in active if s.kind == "segment"]
-            assert segments, appointment.id
-            assert all(s.status == SlotStatus.BOOKED and s.calcom_booking_uid for s in segments), [
-                (s.segment_key, s.status, s.calcom_booking_uid) for s in segments
+            # Every standing row is a Cal.com booking: each segment and each held pause.
+            assert [s for s in active if s.kind == "segment"], appointment.id
+            assert all(s.status == SlotStatus.BOOKED and s.calcom_booking_uid for s in active), [
+                (s.kind, s.segment_key, s.status, s.calcom_booking_uid) for s in active
             ]
             assert len({s.chain for s in active}) == 1, "a confirmed appointment stands on one chain"
-            expected_uids |= {str(s.calcom_booking_uid) for s in segments}
+            expected_uids |= {str(s.calcom_booking_uid) for s in active}
         else:
             assert active == [], (appointment.id, status, [(s.id, s.status) for s in active])
     ours = {

@@ -43,6 +43,7 @@ async def test_composite_booking_books_every_segment_in_calcom(salon: Salon) -> 
         assert calcom.metadata == {
             "composite_uid": booking["composite_uid"],
             "segment_key": segment["key"],
+            "part": "segment",
             "company_id": str(salon.company_id),
             "chain": "1",
         }
@@ -73,7 +74,15 @@ async def test_three_segment_blocked_chain_holds_its_pauses(salon: Salon) -> Non
         ("A", True, salon.staff["David"]),
         ("B", True, salon.staff["David"]),
     ]
-    assert len(accepted(salon.sandbox)) == 3
+    # Three segments and two pauses: each held pause is a Cal.com booking of its own, on David.
+    made = {b.uid: b for b in accepted(salon.sandbox)}
+    assert len(made) == 5
+    for pause in booking["pauses"]:
+        hold = made[pause["calcom_booking_uid"]]
+        assert (hold.start, hold.end) == (local(pause["starts_at"]), local(pause["ends_at"]))
+        assert hold.busy_user_ids == [salon.calcom.david_id]
+        assert hold.metadata["part"] == "pause"
+        assert hold.metadata["segment_key"] == pause["after_key"]
     # The pause is held: nobody can book David in it, here or in Cal.com.
     refused = await salon.book("cut", at(14, 45), staff="David")
     assert refused.status_code == 409, refused.text
@@ -190,15 +199,54 @@ async def test_ics_has_one_event_per_segment(salon: Salon) -> None:
 
 async def test_release_a_held_pause(salon: Salon) -> None:
     booking = await salon.booked("men", at(9), staff="Emma")
+    first, second = booking["pauses"]
+    assert (local(first["starts_at"]), local(first["ends_at"])) == (at(9, 45), at(9, 55))
+    # Held: a 10-minute brow tidy for Emma in the first pause is refused, here and so in Cal.com.
+    assert (await salon.book("brows", at(9, 45), staff="Emma")).status_code == 409
 
-    released = await salon.client.post(f"/v1/bookings/{booking['id']}/pauses/2/release")
+    released = await salon.client.post(f"/v1/bookings/{booking['id']}/pauses/1/release")
 
     assert released.status_code == 200, released.text
-    assert [p["held"] for p in released.json()["pauses"]] == [True, False]
+    pauses = released.json()["pauses"]
+    assert [(p["held"], p["calcom_booking_uid"]) for p in pauses] == [
+        (False, None),
+        (True, second["calcom_booking_uid"]),
+    ]
+    # The pause's own Cal.com booking is gone; the other pause and every segment still stand.
+    standing = {b.uid for b in accepted(salon.sandbox)}
+    assert first["calcom_booking_uid"] not in standing
+    assert {second["calcom_booking_uid"], *(s["calcom_booking_uid"] for s in booking["segments"])} <= standing
+    # Emma is bookable in the released pause again, through us (which reads Cal.com's free time).
+    brows = await salon.booked("brows", at(9, 45), staff="Emma")
+    assert local(brows["segments"][0]["ends_at"]) == at(9, 55)
+
     assert (await salon.client.post(f"/v1/bookings/{booking['id']}/pauses/3/release")).status_code == 404
-    again = await salon.client.post(f"/v1/bookings/{booking['id']}/pauses/2/release")
+    again = await salon.client.post(f"/v1/bookings/{booking['id']}/pauses/1/release")
     assert again.status_code == 200
     assert again.json()["pauses"] == released.json()["pauses"]
+    await assert_settled(salon)
+    await assert_no_overlaps(salon)
+
+
+async def test_a_release_that_cal_com_refuses_keeps_the_pause_held(salon: Salon) -> None:
+    booking = await salon.booked("men", at(9), staff="Emma")
+    hold = booking["pauses"][0]["calcom_booking_uid"]
+    salon.sandbox.faults.fail(CallKind.CANCEL_BOOKING, status=400, message="Booking is locked")
+    path = f"/v1/bookings/{booking['id']}/pauses/1/release"
+
+    failed = await salon.client.post(path, headers={"Idempotency-Key": "release-1"})
+
+    assert failed.status_code == 502, failed.text
+    assert failed.headers["content-type"].startswith("application/problem+json")
+    after = (await salon.client.get(f"/v1/bookings/{booking['id']}")).json()
+    assert after["pauses"][0]["held"] is True
+    assert hold in {b.uid for b in accepted(salon.sandbox)}
+    # The same key may simply be retried: nothing was changed by the failed attempt.
+    retried = await salon.client.post(path, headers={"Idempotency-Key": "release-1"})
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["pauses"][0]["held"] is False
+    assert hold not in {b.uid for b in accepted(salon.sandbox)}
+    await assert_settled(salon)
 
 
 async def test_release_is_refused_for_never_and_for_free_services(salon: Salon) -> None:

@@ -193,3 +193,55 @@ async def test_an_old_booking_that_will_not_cancel_is_cleaned_up_later(salon: Sa
     assert {b.uid for b in accepted(salon.sandbox)} == {moved.json()["segments"][0]["calcom_booking_uid"]}
     await assert_settled(salon)
     await salon.booked("cut", at(9), staff="Emma")
+
+
+def pause_holds(booking: dict[str, Any]) -> list[tuple[str, Any, Any, bool]]:
+    return [
+        (p["after_key"], local(p["starts_at"]), local(p["ends_at"]), p["held"]) for p in booking["pauses"]
+    ]
+
+
+async def test_a_blocked_chain_moves_with_its_held_pauses_overlapping_itself(salon: Salon) -> None:
+    """Held pauses are Cal.com bookings too: they move (or are made anew) with the segments."""
+    booking = await salon.booked("men", at(9), staff="Emma")
+    old_uids = {s["calcom_booking_uid"] for s in booking["segments"]}
+    old_uids |= {p["calcom_booking_uid"] for p in booking["pauses"]}
+
+    moved = await reschedule(salon, booking, at(9, 15))
+
+    assert moved.status_code == 200, moved.text
+    body = moved.json()
+    assert [(k, s, e) for k, s, e, _, _ in chain_of(body)] == [
+        ("A", at(9, 15), at(10)),
+        ("B", at(10, 10), at(11, 10)),
+        ("C", at(11, 25), at(11, 45)),
+    ]
+    assert pause_holds(body) == [("A", at(10), at(10, 10), True), ("B", at(11, 10), at(11, 25), True)]
+    new_uids = {s["calcom_booking_uid"] for s in body["segments"]}
+    new_uids |= {p["calcom_booking_uid"] for p in body["pauses"]}
+    assert len(new_uids) == 5
+    assert not new_uids & old_uids
+    # Cal.com holds exactly the new chain: three segments and two held pauses, at their new times.
+    assert {b.uid for b in accepted(salon.sandbox)} == new_uids
+    holds = {p["calcom_booking_uid"]: p for p in body["pauses"]}
+    for uid, pause in holds.items():
+        made = salon.sandbox.booking(uid)
+        assert (made.start, made.end) == (local(pause["starts_at"]), local(pause["ends_at"]))
+    await assert_settled(salon)
+    await assert_no_overlaps(salon)
+
+
+async def test_a_moved_chain_holds_every_pause_again_even_one_released_before(salon: Salon) -> None:
+    booking = await salon.booked("men", at(9), staff="Emma")
+    released = await salon.client.post(f"/v1/bookings/{booking['id']}/pauses/1/release")
+    assert released.status_code == 200, released.text
+
+    moved = await reschedule(salon, booking, at(14))
+
+    assert moved.status_code == 200, moved.text
+    body = moved.json()
+    # A move books the service as it is: both pauses held again at the new time.
+    assert pause_holds(body) == [("A", at(14, 45), at(14, 55), True), ("B", at(15, 55), at(16, 10), True)]
+    assert len(accepted(salon.sandbox)) == 5
+    await assert_settled(salon)
+    await assert_no_overlaps(salon)

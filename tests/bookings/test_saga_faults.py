@@ -144,6 +144,7 @@ async def _metadata_of(salon: Salon, step: BookingSagaStep) -> dict[str, str]:
     return {
         "composite_uid": str(appointment.composite_uid),
         "segment_key": step.segment_key,
+        "part": "segment",
         "company_id": str(salon.company_id),
         "chain": str(saga.chain),
     }

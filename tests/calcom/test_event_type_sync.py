@@ -93,29 +93,42 @@ async def test_changes_propagate_exactly(
     assert {e.length_in_minutes for e in cut} == {45}
     assert {e.slug: e.id for e in managed(sandbox)} == ids_before
 
-    # Blocked policy: the pauses become after-event buffers on A and C.
+    # Blocked policy: each held pause (after A and after C) gets its own event type per staff member; no
+    # event type carries a buffer (a buffer could not be given back when a pause is released).
     await client.patch(f"/v1/services/{service_id}", json={"pause_bookable_policy": "blocked"})
     report = await sync.sync_service(company, service_id)
-    assert (report.created, report.updated, report.deleted) == (0, 4, 0)
-    buffers = {e.slug.split("-")[2]: e.after_event_buffer for e in managed(sandbox)}
-    assert buffers == {"a": 30, "b": 0, "c": 15, "d": 0}
+    assert (report.created, report.updated, report.deleted) == (4, 0, 0)
+    emma = salon.staff["Emma"]
+    pauses = {e.slug: e for e in managed(sandbox) if e.slug.startswith("cb-p")}
+    assert {slug: e.length_in_minutes for slug, e in pauses.items() if slug.endswith(f"-st{emma}")} == {
+        f"cb-p{service_id}-a-st{emma}": 30,
+        f"cb-p{service_id}-c-st{emma}": 15,
+    }
+    assert pauses[f"cb-p{service_id}-a-st{emma}"].title == "Ansatzfärbung – A: pause after Färben (held)"
+    assert {e.after_event_buffer for e in managed(sandbox)} == {0}
+    assert all(e.hidden for e in pauses.values())
+    assert {(m.segment_key, m.part) for m in await mappings(session_factory)} >= {
+        ("A", "pause"),
+        ("C", "pause"),
+    }
 
-    # Segment D removed (C, now last, loses its pause): D's two event types go, C's two are updated.
+    # Segment D removed (C, now last, loses its pause): D's and C's pause event types go, the segments' titles
+    # change to (n/3).
     without_d = [*segments[:2], {**segments[2], "gap_after_min": 0}]
     response = await client.patch(f"/v1/services/{service_id}", json={"segments": without_d})
     assert response.status_code == 200, response.text
     report = await sync.sync_service(company, service_id)
-    assert (report.created, report.updated, report.deleted) == (0, 6, 2)
-    assert not [e for e in managed(sandbox) if "-d-" in e.slug]
+    assert (report.created, report.updated, report.deleted) == (0, 6, 4)
+    assert not [e for e in managed(sandbox) if "-d-" in e.slug or e.slug.startswith(f"cb-p{service_id}-c-")]
 
-    # Fabian no longer performs it: his three go; the title of the rest changes to (n/3).
-    await client.patch(f"/v1/services/{service_id}", json={"staff_ids": [salon.staff["Emma"]]})
+    # Fabian no longer performs it: his three segments and his pause go; the rest stays Emma's.
+    await client.patch(f"/v1/services/{service_id}", json={"staff_ids": [emma]})
     report = await sync.sync_service(company, service_id)
-    assert report.deleted == 3
+    assert report.deleted == 4
     remaining = managed(sandbox)
-    assert len(remaining) == 3
-    assert all(e.slug.endswith(f"-st{salon.staff['Emma']}") for e in remaining)
-    assert len(await mappings(session_factory)) == 3
+    assert len(remaining) == 4
+    assert all(e.slug.endswith(f"-st{emma}") for e in remaining)
+    assert len(await mappings(session_factory)) == 4
 
     # A new name reaches the titles.
     await client.patch(f"/v1/services/{service_id}", json={"name": "Ansatz"})
@@ -125,7 +138,7 @@ async def test_changes_propagate_exactly(
     # Deleting the service removes everything.
     await client.delete(f"/v1/services/{service_id}")
     report = await sync.sync_service(company, service_id)
-    assert report.deleted == 3
+    assert report.deleted == 4
     assert managed(sandbox) == []
     assert await mappings(session_factory) == []
 

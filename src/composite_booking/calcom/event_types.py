@@ -1,4 +1,9 @@
-"""What Cal.com should hold for a service: one hidden single-host event type per segment per staff member.
+"""What Cal.com should hold for a service: hidden single-host event types, per staff member one for each
+segment and, where the policy holds pauses (blocked/never), one for each pause.
+
+A held pause is its own Cal.com booking rather than the segment's after-event buffer: a buffer belongs to
+the event type and cannot be taken back for one booking, while a pause booking can simply be cancelled when
+the pause is released. No event type of ours carries a buffer.
 
 Pure: given a service and its staff, `desired_event_types` says which event types must exist and how they
 look; `plan_sync` compares that with what the event map recorded and lists the calls to make.
@@ -11,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from composite_booking.calcom.models import HostInput, TeamEventTypeCreate, TeamEventTypeUpdate
-from composite_booking.domain.segments import PausePolicy, Segment
+from composite_booking.domain.segments import PausePolicy, Segment, SlotKind
 
 MANAGED_DESCRIPTION = (
     "Managed by composite-booking: one segment of a composite service. "
@@ -38,21 +43,30 @@ class StaffSnapshot:
     calcom_user_id: int | None
 
 
-def event_type_slug(service_id: int, segment_key: str, staff_id: int) -> str:
-    """Deterministic, so a lost create can be found again by slug (keys are unique case-insensitively)."""
-    return f"cb-s{service_id}-{segment_key.lower()}-st{staff_id}"
+def event_type_slug(
+    service_id: int, segment_key: str, staff_id: int, part: SlotKind = SlotKind.SEGMENT
+) -> str:
+    """Deterministic, so a lost create can be found again by slug (keys are unique case-insensitively).
+
+    Segments are `cb-s…`, pauses `cb-p…`: a distinct prefix, because keys may contain hyphens and a suffix
+    such as `-pause` could equal another segment's key.
+    """
+    prefix = "s" if part is SlotKind.SEGMENT else "p"
+    return f"cb-{prefix}{service_id}-{segment_key.lower()}-st{staff_id}"
 
 
-def event_type_title(service: ServiceSnapshot, index: int) -> str:
+def event_type_title(service: ServiceSnapshot, index: int, part: SlotKind = SlotKind.SEGMENT) -> str:
+    segment = service.segments[index]
+    if part is SlotKind.PAUSE:
+        return f"{service.name} – {segment.key}: pause after {segment.name} (held)"[:255]
     if not service.composite:
         return service.name
-    segment = service.segments[index]
     return f"{service.name} – {segment.key}: {segment.name} ({index + 1}/{len(service.segments)})"[:255]
 
 
-def after_event_buffer(service: ServiceSnapshot, segment: Segment) -> int:
-    """`blocked`/`never`: the held pause is the segment's after-buffer, so Cal.com keeps the host busy."""
-    return segment.gap_after_min if service.policy.holds_pauses else 0
+def holds_pause_after(service: ServiceSnapshot, segment: Segment) -> bool:
+    """Under blocked/never a pause is held in Cal.com by a booking of its own."""
+    return service.policy.holds_pauses and segment.gap_after_min > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +76,8 @@ class DesiredEventType:
     slug: str
     title: str
     length_in_minutes: int
-    after_event_buffer: int
     calcom_user_id: int
+    part: SlotKind = SlotKind.SEGMENT
 
     def config(self) -> dict[str, Any]:
         """The fields we own, in Cal.com's spelling: stored as `synced_config` and compared for drift."""
@@ -73,7 +87,7 @@ class DesiredEventType:
             "lengthInMinutes": self.length_in_minutes,
             "hidden": True,
             "beforeEventBuffer": 0,
-            "afterEventBuffer": self.after_event_buffer,
+            "afterEventBuffer": 0,
             "minimumBookingNotice": 0,
             "slotInterval": SEGMENT_SLOT_INTERVAL_MIN,
             "hosts": [self.calcom_user_id],
@@ -87,7 +101,7 @@ class DesiredEventType:
             "description": MANAGED_DESCRIPTION,
             "hidden": True,
             "before_event_buffer": 0,
-            "after_event_buffer": self.after_event_buffer,
+            "after_event_buffer": 0,
             "minimum_booking_notice": 0,
             "slot_interval": SEGMENT_SLOT_INTERVAL_MIN,
             "hosts": [HostInput(user_id=self.calcom_user_id)],
@@ -109,6 +123,7 @@ class Unsyncable:
     staff_id: int
     slug: str
     reason: str
+    part: SlotKind = SlotKind.SEGMENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,31 +135,36 @@ class DesiredState:
 def desired_event_types(
     service: ServiceSnapshot, staff: Sequence[StaffSnapshot], *, team_id: int | None
 ) -> DesiredState:
-    """Every (segment, staff member) of a live service; nothing for a deleted one."""
+    """Every (segment, staff member) of a live service, and every held pause's; nothing for a deleted one."""
     if service.deleted:
         return DesiredState()
     wanted: list[DesiredEventType] = []
     blocked: list[Unsyncable] = []
     for index, segment in enumerate(service.segments):
+        parts = [(SlotKind.SEGMENT, segment.duration_min)]
+        if holds_pause_after(service, segment):
+            parts.append((SlotKind.PAUSE, segment.gap_after_min))
         for person in staff:
-            slug = event_type_slug(service.id, segment.key, person.id)
-            if team_id is None:
-                blocked.append(Unsyncable(segment.key, person.id, slug, "the branch has no calcom_team_id"))
-            elif person.calcom_user_id is None:
-                reason = f"staff member {person.id} ({person.name}) has no calcom_user_id"
-                blocked.append(Unsyncable(segment.key, person.id, slug, reason))
-            else:
-                wanted.append(
-                    DesiredEventType(
-                        segment_key=segment.key,
-                        staff_id=person.id,
-                        slug=slug,
-                        title=event_type_title(service, index),
-                        length_in_minutes=segment.duration_min,
-                        after_event_buffer=after_event_buffer(service, segment),
-                        calcom_user_id=person.calcom_user_id,
+            for part, length in parts:
+                slug = event_type_slug(service.id, segment.key, person.id, part)
+                if team_id is None:
+                    reason = "the branch has no calcom_team_id"
+                    blocked.append(Unsyncable(segment.key, person.id, slug, reason, part))
+                elif person.calcom_user_id is None:
+                    reason = f"staff member {person.id} ({person.name}) has no calcom_user_id"
+                    blocked.append(Unsyncable(segment.key, person.id, slug, reason, part))
+                else:
+                    wanted.append(
+                        DesiredEventType(
+                            segment_key=segment.key,
+                            staff_id=person.id,
+                            slug=slug,
+                            title=event_type_title(service, index, part),
+                            length_in_minutes=length,
+                            calcom_user_id=person.calcom_user_id,
+                            part=part,
+                        )
                     )
-                )
     return DesiredState(tuple(wanted), tuple(blocked))
 
 
@@ -160,6 +180,7 @@ class MappingSnapshot:
     slug: str
     sync_status: str
     synced_config: dict[str, Any] | None
+    part: SlotKind = SlotKind.SEGMENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,13 +241,13 @@ class SyncReport:
 
 def plan_sync(desired: DesiredState, mappings: Sequence[MappingSnapshot]) -> SyncPlan:
     """The calls that bring Cal.com to the desired state; none when it is there already."""
-    by_pair = {(m.segment_key, m.staff_id): m for m in mappings}
-    wanted_pairs = {(d.segment_key, d.staff_id) for d in desired.event_types}
-    wanted_pairs |= {(u.segment_key, u.staff_id) for u in desired.unsyncable}
+    by_pair = {(m.segment_key, m.part, m.staff_id): m for m in mappings}
+    wanted_pairs = {(d.segment_key, d.part, d.staff_id) for d in desired.event_types}
+    wanted_pairs |= {(u.segment_key, u.part, u.staff_id) for u in desired.unsyncable}
     actions: list[Action] = []
     unchanged = 0
     for wanted in desired.event_types:
-        mapping = by_pair.get((wanted.segment_key, wanted.staff_id))
+        mapping = by_pair.get((wanted.segment_key, wanted.part, wanted.staff_id))
         if mapping is None:
             actions.append(Create(wanted, None, look_up_first=False))
         elif mapping.event_type_id is None:
@@ -236,10 +257,10 @@ def plan_sync(desired: DesiredState, mappings: Sequence[MappingSnapshot]) -> Syn
         else:
             unchanged += 1
     for problem in desired.unsyncable:
-        mapping = by_pair.get((problem.segment_key, problem.staff_id))
+        mapping = by_pair.get((problem.segment_key, problem.part, problem.staff_id))
         actions.append(RecordError(problem, mapping.id if mapping else None))
     for mapping in mappings:
-        if (mapping.segment_key, mapping.staff_id) not in wanted_pairs:
+        if (mapping.segment_key, mapping.part, mapping.staff_id) not in wanted_pairs:
             actions.append(Delete(mapping.id, mapping.event_type_id, mapping.slug))
     return SyncPlan(tuple(actions), unchanged)
 

@@ -158,6 +158,7 @@ class EventTypeSync:
                     branch_id=planned.branch_id,
                     service_id=service_id,
                     segment_key=problem.segment_key,
+                    part=problem.part,
                     staff_id=problem.staff_id,
                     slug=problem.slug,
                     title=None,
@@ -204,6 +205,7 @@ class EventTypeSync:
                 branch_id=planned.branch_id,
                 service_id=service_id,
                 segment_key=desired.segment_key,
+                part=desired.part,
                 staff_id=desired.staff_id,
                 slug=desired.slug,
                 title=desired.title,
@@ -292,6 +294,7 @@ class EventTypeSync:
                             {
                                 "service_id": mapping.service_id,
                                 "segment_key": mapping.segment_key,
+                                "part": mapping.part,
                                 "staff_id": mapping.staff_id,
                                 "event_type_id": mapping.event_type_id,
                                 **drift,

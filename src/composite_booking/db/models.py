@@ -223,7 +223,10 @@ class AppointmentSlot(Base):
 
 
 class CalcomEventMap(TimestampMixin, Base):
-    """(service, segment, staff member) → the hidden Cal.com event type that books it."""
+    """(service, segment, part, staff member) → the hidden Cal.com event type that books it.
+
+    `part` is `segment` (the work itself) or `pause` (the pause after it, held under blocked/never).
+    """
 
     __tablename__ = "calcom_event_map"
 
@@ -232,6 +235,7 @@ class CalcomEventMap(TimestampMixin, Base):
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
     segment_key: Mapped[str] = mapped_column(String(16))
+    part: Mapped[str] = mapped_column(String(8), server_default="segment")
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
     event_type_id: Mapped[int | None] = mapped_column(BigInteger)
     slug: Mapped[str] = mapped_column(String(128))
@@ -245,10 +249,11 @@ class CalcomEventMap(TimestampMixin, Base):
     drift_detected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        UniqueConstraint("service_id", "segment_key", "staff_id"),
+        UniqueConstraint("service_id", "segment_key", "part", "staff_id"),
         CheckConstraint(
             "sync_status IN ('pending', 'synced', 'error', 'drifted', 'deleting')", name="sync_status"
         ),
+        CheckConstraint("part IN ('segment', 'pause')", name="part"),
     )
 
 

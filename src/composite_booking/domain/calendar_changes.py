@@ -12,6 +12,7 @@ from composite_booking.calcom.webhooks import BookingChange
 from composite_booking.db.repositories.calendar_changes import CalendarChangeRepository
 from composite_booking.db.repositories.outbox import OutboxRepository
 from composite_booking.domain.cancellation import request_cancellation
+from composite_booking.domain.segments import SlotKind
 from composite_booking.domain.statuses import (
     EXTERNALLY_CHANGED_SLOT_STATES,
     OWN_CHANGE_APPOINTMENT_STATES,
@@ -88,6 +89,12 @@ class CalendarChanges:
             return ours("already recorded")
 
         moved = change.trigger == "BOOKING_RESCHEDULED"
+        if slot.kind == SlotKind.PAUSE and not moved:
+            # The salon gave the held pause back in Cal.com: that is a release, the appointment stands.
+            slot.status = SlotStatus.RELEASED
+            slot.active = False
+            appointment.version += 1
+            return ours("pause released in Cal.com")
         slot.status = SlotStatus.MOVED_EXTERNALLY if moved else SlotStatus.CANCELLED_EXTERNALLY
         # The time no longer stands in Cal.com, so it must not block others here either.
         slot.active = False

@@ -54,6 +54,23 @@ async def request_cancellation(
     )
 
 
+async def cancel_calcom_booking(calcom: CalcomClient, uid: str, reason: str) -> str | None:
+    """Cancel one Cal.com booking: None once it no longer stands (also when it was gone already), else why
+    it may still stand. Never raises for Cal.com's errors: callers decide whether to retry."""
+    try:
+        await calcom.cancel_booking(uid, reason=reason)
+    except CalcomNotFound:
+        return None
+    except CalcomBadRequest as exc:
+        message = (exc.upstream_message or "").lower()
+        if any(marker in message for marker in _ALREADY_GONE):
+            return None
+        return f"{type(exc).__name__}: {exc.detail}"
+    except CalcomError as exc:
+        return f"{type(exc).__name__}: {exc.detail}"
+    return None
+
+
 class AppointmentCancellation:
     def __init__(
         self,
@@ -104,20 +121,10 @@ class AppointmentCancellation:
         return CancellationResult(appointment_id, status, still_standing)
 
     async def _cancel_in_calcom(self, uid: str, reason: str) -> bool:
-        try:
-            await self._calcom.cancel_booking(uid, reason=reason)
-        except CalcomNotFound:
-            return True
-        except CalcomBadRequest as exc:
-            message = (exc.upstream_message or "").lower()
-            if any(marker in message for marker in _ALREADY_GONE):
-                return True
-            log.warning("Cal.com refused to cancel %s: %s", uid, exc.upstream_message)
-            return False
-        except CalcomError as exc:
-            log.warning("cancelling %s failed, will retry: %r", uid, exc)
-            return False
-        return True
+        error = await cancel_calcom_booking(self._calcom, uid, reason)
+        if error is not None:
+            log.warning("cancelling %s failed, will retry: %s", uid, error)
+        return error is None
 
     @asynccontextmanager
     async def _appointments(self, company_id: int) -> AsyncIterator[AppointmentRepository]:

@@ -26,6 +26,13 @@ class PausePolicy(StrEnum):
         return self in (PausePolicy.BLOCKED, PausePolicy.NEVER)
 
 
+class SlotKind(StrEnum):
+    """What a held row, and the Cal.com booking behind it, stands for."""
+
+    SEGMENT = "segment"  # the work itself
+    PAUSE = "pause"  # the pause after a segment, held under blocked/never
+
+
 class StaffMode(StrEnum):
     SAME = "same"  # the staff member who serves the rest of the chain
     ANY = "any"  # any eligible staff member may take this segment

@@ -87,6 +87,9 @@ class PauseOut(BaseModel):
     policy: PausePolicy = Field(description=PAUSE_POLICY_DESCRIPTION)
     held: bool = Field(description="The staff member is reserved for this customer during the pause.")
     staff_id: int | None = Field(description="Who is held (blocked/never), else None.")
+    calcom_booking_uid: str | None = Field(
+        description="The Cal.com booking that holds the pause (blocked/never); cancelled when it is released."
+    )
 
 
 class BookingOut(BaseModel):

@@ -10,6 +10,9 @@ class CalcomMappingOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     segment_key: str
+    part: str = Field(
+        description="`segment`: books the segment; `pause`: holds the pause after it (blocked/never services)"
+    )
     staff_id: int
     event_type_id: int | None
     slug: str

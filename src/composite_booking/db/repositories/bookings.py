@@ -21,10 +21,13 @@ from composite_booking.db.models import (
     Service,
     Staff,
 )
-from composite_booking.domain.segments import PausePolicy, Segment, segment_from_json
+from composite_booking.domain.segments import PausePolicy, Segment, SlotKind, segment_from_json
 
 # Mappings whose event type exists in Cal.com (a drifted one still books; a deleting one must not).
 _BOOKABLE_MAPPINGS = ("synced", "drifted")
+
+# (segment key, part, staff id): what names a Cal.com event type of a service.
+EventTypeKey = tuple[str, SlotKind, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,23 +102,27 @@ class BookingRepository:
         )
         return {int(staff_id): str(name) for staff_id, name in rows.all()}
 
-    async def event_types(
-        self, service_id: int, wanted: Iterable[tuple[str, int]]
-    ) -> dict[tuple[str, int], int]:
-        """(segment key, staff id) → the Cal.com event type that books it; unsynced pairs are absent."""
-        pairs = set(wanted)
+    async def event_types(self, service_id: int, wanted: Iterable[EventTypeKey]) -> dict[EventTypeKey, int]:
+        """(segment key, part, staff id) → the Cal.com event type that books it; unsynced ones are absent."""
+        keys = set(wanted)
         rows = await self._session.execute(
-            select(CalcomEventMap.segment_key, CalcomEventMap.staff_id, CalcomEventMap.event_type_id).where(
+            select(
+                CalcomEventMap.segment_key,
+                CalcomEventMap.part,
+                CalcomEventMap.staff_id,
+                CalcomEventMap.event_type_id,
+            ).where(
                 CalcomEventMap.company_id == self.company_id,
                 CalcomEventMap.service_id == service_id,
                 CalcomEventMap.event_type_id.is_not(None),
                 CalcomEventMap.sync_status.in_(_BOOKABLE_MAPPINGS),
             )
         )
-        found: dict[tuple[str, int], int] = {}
-        for key, staff_id, event_type_id in rows.all():
-            if (key, staff_id) in pairs and event_type_id is not None:
-                found[(str(key), int(staff_id))] = int(event_type_id)
+        found: dict[EventTypeKey, int] = {}
+        for key, part, staff_id, event_type_id in rows.all():
+            found_key = (str(key), SlotKind(part), int(staff_id))
+            if found_key in keys and event_type_id is not None:
+                found[found_key] = int(event_type_id)
         return found
 
     # --- customers --------------------------------------------------------------------------------------
@@ -253,6 +260,14 @@ class BookingRepository:
                 .where(AppointmentSlot.company_id == self.company_id, AppointmentSlot.id.in_(slot_ids))
                 .values(**values)
             )
+
+    async def bump_version(self, appointment_id: int) -> None:
+        """Mark the appointment changed (its version is what a reschedule checks it was read at)."""
+        await self._session.execute(
+            update(Appointment)
+            .where(Appointment.company_id == self.company_id, Appointment.id == appointment_id)
+            .values(version=Appointment.version + 1)
+        )
 
     async def set_overlap_group(self, appointment_id: int, group: int | None) -> None:
         """Let the active rows of this appointment overlap each other (a reschedule), or not any more."""

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from composite_booking.calcom.event_types import MappingSnapshot, ServiceSnapshot, StaffSnapshot
 from composite_booking.db.models import Branch, CalcomEventMap, Company, Service
 from composite_booking.db.repositories.staff_queries import staff_performing
-from composite_booking.domain.segments import PausePolicy, segment_from_json
+from composite_booking.domain.segments import PausePolicy, SlotKind, segment_from_json
 
 
 class EventMapRepository:
@@ -61,7 +61,7 @@ class EventMapRepository:
         statement = (
             select(CalcomEventMap)
             .where(CalcomEventMap.company_id == self.company_id, CalcomEventMap.service_id == service_id)
-            .order_by(CalcomEventMap.segment_key, CalcomEventMap.staff_id)
+            .order_by(CalcomEventMap.segment_key, CalcomEventMap.part.desc(), CalcomEventMap.staff_id)
         )
         return list((await self._session.execute(statement)).scalars())
 
@@ -75,6 +75,7 @@ class EventMapRepository:
                 slug=m.slug,
                 sync_status=m.sync_status,
                 synced_config=m.synced_config,
+                part=SlotKind(m.part),
             )
             for m in await self.mappings(service_id)
         ]
@@ -92,6 +93,7 @@ class EventMapRepository:
         branch_id: int,
         service_id: int,
         segment_key: str,
+        part: SlotKind,
         staff_id: int,
         slug: str,
         title: str | None,
@@ -104,13 +106,14 @@ class EventMapRepository:
                 branch_id=branch_id,
                 service_id=service_id,
                 segment_key=segment_key,
+                part=part.value,
                 staff_id=staff_id,
                 slug=slug,
                 title=title,
                 sync_status="pending",
             )
             .on_conflict_do_update(
-                index_elements=["service_id", "segment_key", "staff_id"],
+                index_elements=["service_id", "segment_key", "part", "staff_id"],
                 set_={"slug": slug, "title": title, "sync_status": "pending", "updated_at": func.now()},
             )
             .returning(CalcomEventMap.id)

@@ -131,6 +131,14 @@ class IdempotencyRepository:
             .values(state=COMPLETED, response_status=status, response_body=body, locked_until=None)
         )
 
+    async def forget(self, key_id: int) -> None:
+        """Drop a claim whose request changed nothing and failed: a retry with the key runs afresh."""
+        await self._session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.company_id == self.company_id, IdempotencyKey.id == key_id
+            )
+        )
+
     async def complete_for_saga(self, saga_id: int, *, status: int, body: dict[str, Any]) -> None:
         await self._session.execute(
             update(IdempotencyKey)

@@ -12,11 +12,11 @@ from datetime import datetime
 
 from composite_booking.db.models import Appointment, AppointmentSlot
 from composite_booking.domain.availability import CompositeSlot
-from composite_booking.domain.segments import PausePolicy
+from composite_booking.domain.segments import PausePolicy, SlotKind
 from composite_booking.domain.statuses import AppointmentStatus, SlotStatus
 
-SEGMENT = "segment"
-PAUSE = "pause"
+SEGMENT = SlotKind.SEGMENT.value
+PAUSE = SlotKind.PAUSE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,40 @@ class ChainSlots:
         return self.segments + self.pauses
 
 
+@dataclass(frozen=True, slots=True)
+class ChainPart:
+    """One thing a placement books: a segment, or (when the policy holds pauses) the pause after one."""
+
+    kind: SlotKind
+    position: int
+    segment_key: str
+    staff_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+def chain_parts(placement: CompositeSlot, policy: PausePolicy) -> list[ChainPart]:
+    parts = [
+        ChainPart(SlotKind.SEGMENT, index, s.key, s.staff_id, s.starts_at, s.ends_at)
+        for index, s in enumerate(placement.segments)
+    ]
+    if policy.holds_pauses:
+        staff_of = {segment.key: segment.staff_id for segment in placement.segments}
+        held = (p for p in placement.pauses if p.ends_at > p.starts_at)
+        parts.extend(
+            ChainPart(
+                SlotKind.PAUSE,
+                index,
+                pause.after_key,
+                pause.held_by_staff_id or staff_of[pause.after_key],
+                pause.starts_at,
+                pause.ends_at,
+            )
+            for index, pause in enumerate(held)
+        )
+    return parts
+
+
 def slot_rows(
     *,
     company_id: int,
@@ -46,43 +80,23 @@ def slot_rows(
     overlap_group: int | None = None,
 ) -> list[AppointmentSlot]:
     """One held row per segment and, when the policy holds the pauses, one per pause."""
-    rows = [
+    return [
         AppointmentSlot(
             company_id=company_id,
             appointment_id=appointment_id,
             chain=chain,
-            kind=SEGMENT,
-            position=index,
-            segment_key=segment.key,
-            staff_id=segment.staff_id,
-            starts_at=segment.starts_at,
-            ends_at=segment.ends_at,
+            kind=part.kind.value,
+            position=part.position,
+            segment_key=part.segment_key,
+            staff_id=part.staff_id,
+            starts_at=part.starts_at,
+            ends_at=part.ends_at,
             status=SlotStatus.HELD,
             active=True,
             overlap_group=overlap_group,
         )
-        for index, segment in enumerate(placement.segments)
+        for part in chain_parts(placement, policy)
     ]
-    if policy.holds_pauses:
-        staff_of = {segment.key: segment.staff_id for segment in placement.segments}
-        rows.extend(
-            AppointmentSlot(
-                company_id=company_id,
-                appointment_id=appointment_id,
-                chain=chain,
-                kind=PAUSE,
-                position=index,
-                segment_key=pause.after_key,
-                staff_id=pause.held_by_staff_id or staff_of[pause.after_key],
-                starts_at=pause.starts_at,
-                ends_at=pause.ends_at,
-                status=SlotStatus.HELD,
-                active=True,
-                overlap_group=overlap_group,
-            )
-            for index, pause in enumerate(p for p in placement.pauses if p.ends_at > p.starts_at)
-        )
-    return rows
 
 
 def chain_of(appointment: Appointment, number: int) -> ChainSlots:

@@ -14,8 +14,9 @@ created bookings are cancelled, moved ones are moved back (latest wave first).
 A move that cannot be made (the segment changes staff member or event type, or moves that wait on each
 other in a cycle) makes the plan impossible: the caller answers 409 and nothing is touched.
 
-Overlap is judged on Cal.com's busy spans: a segment plus the pause its event type holds after it
-(`afterEventBuffer` under blocked/never).
+Overlap is judged on Cal.com's busy spans, one per booking: each segment and, under blocked/never, each held
+pause (a booking of its own, named `{key}/pause` here), so held pauses are created, moved and cancelled
+exactly like segments.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class BusySpan:
     key: str
     staff_id: int
     starts_at: datetime
-    ends_at: datetime  # including the held pause after the segment, as Cal.com sees it
+    ends_at: datetime
     event_type_id: int
 
     def overlaps(self, other: BusySpan) -> bool:
@@ -43,9 +44,9 @@ class BusySpan:
 
 @dataclass(frozen=True, slots=True)
 class ReschedulePlan:
-    creates: tuple[str, ...]  # new segment keys booked as new bookings
-    moves: dict[str, int]  # new segment key → wave (the old booking of the same key moves there)
-    cancels: tuple[str, ...]  # old segment keys cancelled once the new chain stands
+    creates: tuple[str, ...]  # new parts booked as new bookings
+    moves: dict[str, int]  # new part → wave (the old booking of the same part moves there)
+    cancels: tuple[str, ...]  # old parts cancelled once the new chain stands
 
     @property
     def waves(self) -> int:

@@ -30,9 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from composite_booking.calcom.client import CalcomClient
 from composite_booking.calcom.errors import (
-    CalcomBadRequest,
     CalcomError,
-    CalcomNotFound,
     CalcomRateLimited,
     CalcomSlotTaken,
     CalcomUnknownOutcome,
@@ -48,12 +46,14 @@ from composite_booking.domain.booking.idempotency import stored_problem
 from composite_booking.domain.booking.notify import enqueue_notification
 from composite_booking.domain.booking.states import Checkpoint, SagaKind, SagaState, StepAction, StepState
 from composite_booking.domain.booking.views import BookingRenderer
+from composite_booking.domain.cancellation import cancel_calcom_booking
 from composite_booking.domain.errors import (
     BookingUpstreamFailed,
     BookingUpstreamUnavailable,
     ServiceError,
     SlotUnavailable,
 )
+from composite_booking.domain.segments import SlotKind
 from composite_booking.domain.statuses import AppointmentStatus, SlotStatus
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,6 @@ CANCEL_REASON = "Composite booking could not be completed"
 RESCHEDULE_REASON = "Composite appointment moved"
 UNDO_REASON = "Composite appointment move taken back"
 CLEANUP_REASON = "Composite appointment moved to another time"
-# Cal.com's answers that mean "this booking no longer stands".
-_ALREADY_GONE = ("already cancelled", "has been cancelled", "already been cancelled")
 _MAKE = (StepAction.CREATE, StepAction.MOVE)
 # A booking made for a customer without an e-mail address still needs one in Cal.com; this domain never
 # receives mail (RFC 2606).
@@ -144,9 +142,11 @@ class _Context:
         return next((s for s in self.appointment.slots if s.id == slot_id), None)
 
     def metadata(self, step: BookingSagaStep) -> dict[str, str]:
+        slot = self.slot(step.slot_id)
         return {
             "composite_uid": str(self.appointment.composite_uid),
             "segment_key": step.segment_key,
+            "part": slot.kind if slot is not None else SlotKind.SEGMENT.value,
             "company_id": str(self.saga.company_id),
             "chain": str(self.saga.chain),
         }
@@ -378,8 +378,6 @@ class BookingSagaRunner:
             bookings = BookingRepository(session, context.saga.company_id)
             appointment = await bookings.appointment(context.appointment.id, for_update=True)
             assert appointment is not None
-            for pause in chain_of(appointment, context.saga.chain).pauses:
-                pause.status = SlotStatus.BOOKED
             appointment.status = AppointmentStatus.CONFIRMED
             appointment.version += 1
             await sagas.update_saga(drive.ref.id, state=SagaState.CONFIRMED, finished_at=self._clock())
@@ -415,8 +413,10 @@ class BookingSagaRunner:
             new = chain_of(appointment, saga.chain)
             assert saga.replaces_chain is not None
             old = chain_of(appointment, saga.replaces_chain)
-            await bookings.update_slots([p.id for p in new.pauses], status=SlotStatus.BOOKED)
-            gone = [s.id for s in old.segments if s.id in moved_sources] + [p.id for p in old.pauses]
+            # Moved rows went with their booking; a row without one holds nothing in Cal.com to cancel.
+            gone = [
+                r.id for r in old.rows if r.id in moved_sources or (r.active and r.calcom_booking_uid is None)
+            ]
             await bookings.update_slots(gone, status=SlotStatus.CANCELLED, active=False)
             await bookings.update_slots(sorted(to_cancel), status=SlotStatus.CANCELLING)
             appointment.starts_at, appointment.ends_at = chain_bounds(new.segments)
@@ -474,13 +474,8 @@ class BookingSagaRunner:
             await sagas.update_step(step.id, state=state, error=error, finished_at=self._clock())
             step.state, step.error = state, error
             if error is None:
-                old = context.slot(step.slot_id)
-                assert old is not None
-                chain = chain_of(context.appointment, old.chain)
-                pause = chain.held_pause_after(old)
-                rows = [old.id] + ([pause.id] if pause is not None else [])
                 await BookingRepository(session, context.saga.company_id).update_slots(
-                    rows, status=SlotStatus.CANCELLED, active=False
+                    [step.slot_id], status=SlotStatus.CANCELLED, active=False
                 )
         await self._checkpoint(Checkpoint.RECORDED, step.id)
 
@@ -512,10 +507,7 @@ class BookingSagaRunner:
                 extra={"alternatives": alternatives},
             )
         errors = [s.error or "" for s in makes if s.state in (StepState.FAILED, StepState.UNKNOWN)]
-        detail = "; ".join(sorted({e for e in errors if e})) or "Cal.com failed"
-        if any(e.startswith(CalcomRateLimited.__name__) or "could not reach" in e for e in errors):
-            return BookingUpstreamUnavailable(f"Cal.com is unavailable ({detail}); nothing was booked")
-        return BookingUpstreamFailed(f"Cal.com failed ({detail}); nothing was booked")
+        return upstream_failure(errors, outcome="nothing was booked")
 
     async def _compensate(self, drive: _Drive, context: _Context) -> bool:
         makes = [s for s in context.steps if s.action in _MAKE]
@@ -648,17 +640,7 @@ class BookingSagaRunner:
         """Cancel a booking; None when it no longer stands (also when it was gone already), else the error."""
         if uid is None:
             return None
-        try:
-            await self._calcom.cancel_booking(uid, reason=reason)
-        except CalcomNotFound:
-            return None
-        except CalcomBadRequest as exc:
-            if any(marker in (exc.upstream_message or "").lower() for marker in _ALREADY_GONE):
-                return None
-            return _describe(exc)
-        except CalcomError as exc:
-            return _describe(exc)
-        return None
+        return await cancel_calcom_booking(self._calcom, uid, reason)
 
     async def _cancel_quietly(self, uid: str, reason: str) -> None:
         error = await self._cancel(uid, reason)
@@ -726,6 +708,14 @@ class BookingSagaRunner:
             failure=saga.failure,
             body=drive.body,
         )
+
+
+def upstream_failure(errors: Sequence[str], *, outcome: str) -> ServiceError:
+    """503 when Cal.com could not be reached or limited us (worth a retry soon), else 502."""
+    detail = "; ".join(sorted({e for e in errors if e})) or "Cal.com failed"
+    if any(e.startswith(CalcomRateLimited.__name__) or "could not reach" in e for e in errors):
+        return BookingUpstreamUnavailable(f"Cal.com is unavailable ({detail}); {outcome}")
+    return BookingUpstreamFailed(f"Cal.com failed ({detail}); {outcome}")
 
 
 def _describe(error: CalcomError) -> str:

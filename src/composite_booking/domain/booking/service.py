@@ -26,13 +26,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from composite_booking.calcom.client import CalcomClient
 from composite_booking.db.errors import is_booking_race
 from composite_booking.db.models import Appointment, AppointmentSlot, BookingSaga, BookingSagaStep
-from composite_booking.db.repositories.bookings import AppointmentFilters, BookableService, BookingRepository
+from composite_booking.db.repositories.bookings import (
+    AppointmentFilters,
+    BookableService,
+    BookingRepository,
+    EventTypeKey,
+)
 from composite_booking.db.repositories.idempotency import Claim, ClaimStatus, IdempotencyRepository
 from composite_booking.db.repositories.outbox import OutboxRepository
 from composite_booking.db.repositories.sagas import SagaRepository
 from composite_booking.domain.availability import CompositeSlot
 from composite_booking.domain.booking.chain import (
+    ChainPart,
     ChainSlots,
+    chain_parts,
     displayed_chain,
     next_chain_number,
     slot_rows,
@@ -49,10 +56,15 @@ from composite_booking.domain.booking.saga import (
     SagaRef,
     SagaTakenOver,
     best_effort,
+    upstream_failure,
 )
 from composite_booking.domain.booking.states import Checkpoint, SagaKind, SagaState, StepAction, StepState
 from composite_booking.domain.booking.views import BookingRenderer, pauses_of
-from composite_booking.domain.cancellation import AppointmentCancellation, request_cancellation
+from composite_booking.domain.cancellation import (
+    AppointmentCancellation,
+    cancel_calcom_booking,
+    request_cancellation,
+)
 from composite_booking.domain.catalog import Pagination
 from composite_booking.domain.errors import (
     BookingOutcomePending,
@@ -68,7 +80,7 @@ from composite_booking.domain.errors import (
     SlotUnavailable,
 )
 from composite_booking.domain.placement import SlotResolver
-from composite_booking.domain.segments import PausePolicy
+from composite_booking.domain.segments import PausePolicy, SlotKind
 from composite_booking.domain.statuses import AppointmentStatus, SlotStatus
 from composite_booking.locks import LockOutcome, LockService, staff_day_keys
 from composite_booking.notifications import CalendarMethod, build_ics
@@ -81,6 +93,7 @@ Clock = Callable[[], datetime]
 StaffCalendarChanged = Callable[[int], Awaitable[None]]
 
 DEFAULT_CANCEL_REASON = "Cancelled at the customer's request"
+PAUSE_RELEASE_REASON = "Pause released: the staff member is free during it"
 
 
 async def _nothing(_: int) -> None:
@@ -343,13 +356,9 @@ class BookingService:
                 sagas = SagaRepository(session)
                 sagas.add(saga)
                 await sagas.flush()
+                # Every row is one Cal.com booking: each segment, and each held pause.
                 for row in rows:
-                    if row.kind == "segment":
-                        sagas.add(
-                            _step(
-                                saga.id, row, StepAction.CREATE, event_types[(row.segment_key, row.staff_id)]
-                            )
-                        )
+                    sagas.add(_step(saga.id, row, StepAction.CREATE, event_types[_event_type_key(row)]))
                 if key_id is not None:
                     await IdempotencyRepository(session, company_id).attach_saga(key_id, saga.id)
         except DBAPIError as exc:
@@ -499,7 +508,7 @@ class BookingService:
                 event_types = await self._event_types(bookings, service, placement)
                 plan = plan_reschedule(
                     _busy_spans_of_rows(current),
-                    _busy_spans_of_placement(placement, event_types, service.policy),
+                    _busy_spans_of_parts(chain_parts(placement, service.policy), event_types),
                 )
                 appointment.status = AppointmentStatus.RESCHEDULING
                 appointment.version += 1
@@ -530,15 +539,15 @@ class BookingService:
                 sagas = SagaRepository(session)
                 sagas.add(saga)
                 await sagas.flush()
-                old_by_key = {s.segment_key: s for s in current.segments}
-                for row in (r for r in rows if r.kind == "segment"):
-                    event_type_id = event_types[(row.segment_key, row.staff_id)]
-                    if row.segment_key in plan.moves:
-                        source = old_by_key[row.segment_key]
+                old_by_key = {_span_key(s): s for s in current.rows}
+                for row in rows:
+                    event_type_id = event_types[_event_type_key(row)]
+                    if _span_key(row) in plan.moves:
+                        source = old_by_key[_span_key(row)]
                         step = _step(saga.id, row, StepAction.MOVE, event_type_id)
                         step.source_slot_id = source.id
                         step.source_booking_uid = source.calcom_booking_uid
-                        step.wave = plan.moves[row.segment_key]
+                        step.wave = plan.moves[_span_key(row)]
                         sagas.add(step)
                     else:
                         sagas.add(_step(saga.id, row, StepAction.CREATE, event_type_id))
@@ -637,44 +646,90 @@ class BookingService:
     async def release_pause(
         self, company_id: int, appointment_id: int, number: int, *, idempotency: IdempotencyRef | None = None
     ) -> BookingResponse:
-        """Give a held pause back (`blocked` services only): the staff member is bookable during it again."""
+        """Give a held pause back (`blocked` services only): its Cal.com booking is cancelled, so the staff
+        member is bookable during it again, here and in Cal.com.
+
+        The row is marked `cancelling` before Cal.com is asked (Cal.com's webhook about it then reads as our
+        own change) and `released` once the booking is gone. If Cal.com fails, the pause is held again and
+        the answer is 502/503; a retry, or a release interrupted by a crash (found `cancelling`), asks again.
+        """
+        calcom = self._calcom
+        if calcom is None:
+            raise CalendarNotReady("Cal.com is not configured (CALCOM_API_KEY): bookings cannot be changed")
         known = await self._known_answer(company_id, idempotency)
         if known is not None:
             return known
-        staff_id: int | None = None
         async with self._session_factory() as session, session.begin():
             key_id, answer = await self._claim_key(session, company_id, idempotency, with_saga=False)
             if answer is not None:
                 return answer
             bookings = BookingRepository(session, company_id)
-            appointment = await bookings.appointment(appointment_id, for_update=True)
-            if appointment is None:
-                raise NotFound("booking", appointment_id)
-            service = await bookings.service(appointment.service_id)
-            assert service is not None
-            if service.policy is PausePolicy.NEVER:
-                raise PauseNotReleasable(
-                    "this service holds its pauses by policy `never`: they cannot be released"
-                )
-            if service.policy is not PausePolicy.BLOCKED:
-                raise PauseNotReleasable(
-                    f"pauses of a `{service.policy.value}` service are not held: there is nothing to release"
-                )
-            if appointment.status != AppointmentStatus.CONFIRMED:
-                raise BookingStateConflict(f"booking {appointment_id} is {appointment.status}")
-            pauses = pauses_of(displayed_chain(appointment))
-            pause = next((p for p in pauses if p.number == number), None)
-            if pause is None:
-                raise NotFound("pause", number)
-            if pause.held and pause.held_row is not None:
-                await bookings.update_slots([pause.held_row.id], status=SlotStatus.RELEASED, active=False)
-                appointment.version += 1
-                staff_id = pause.held_row.staff_id
-            body = await self._render(session, bookings, appointment_id)
-            if key_id is not None:
-                await IdempotencyRepository(session, company_id).complete(key_id, status=200, body=body)
-        if staff_id is not None:
-            await self._on_staff_calendar_changed(staff_id)
+            row = await self._held_pause(bookings, appointment_id, number)
+            to_cancel = row.calcom_booking_uid if row is not None else None
+            if row is not None and to_cancel is None:  # held here only: nothing to ask Cal.com
+                await bookings.update_slots([row.id], status=SlotStatus.RELEASED, active=False)
+            elif row is not None:
+                await bookings.update_slots([row.id], status=SlotStatus.CANCELLING)
+            if to_cancel is None:
+                return await self._released(session, bookings, company_id, appointment_id, key_id, row)
+        assert row is not None
+        error = await cancel_calcom_booking(calcom, to_cancel, PAUSE_RELEASE_REASON)
+        async with self._session_factory() as session, session.begin():
+            bookings = BookingRepository(session, company_id)
+            if error is not None:
+                # Held again, unless a concurrent release of the same pause got through meanwhile.
+                appointment = await _require(bookings, appointment_id, for_update=True)
+                for slot in appointment.slots:
+                    if slot.id == row.id and slot.status == SlotStatus.CANCELLING:
+                        slot.status = SlotStatus.BOOKED
+                if key_id is not None:
+                    await IdempotencyRepository(session, company_id).forget(key_id)
+            else:
+                await bookings.update_slots([row.id], status=SlotStatus.RELEASED, active=False)
+                return await self._released(session, bookings, company_id, appointment_id, key_id, row)
+        raise upstream_failure([error], outcome="the pause is still held")
+
+    async def _held_pause(
+        self, bookings: BookingRepository, appointment_id: int, number: int
+    ) -> AppointmentSlot | None:
+        """The row holding pause `number` (locked with its appointment), None when it is held no more."""
+        appointment = await bookings.appointment(appointment_id, for_update=True)
+        if appointment is None:
+            raise NotFound("booking", appointment_id)
+        service = await bookings.service(appointment.service_id)
+        assert service is not None
+        if service.policy is PausePolicy.NEVER:
+            raise PauseNotReleasable(
+                "this service holds its pauses by policy `never`: they cannot be released"
+            )
+        if service.policy is not PausePolicy.BLOCKED:
+            raise PauseNotReleasable(
+                f"pauses of a `{service.policy.value}` service are not held: there is nothing to release"
+            )
+        if appointment.status != AppointmentStatus.CONFIRMED:
+            raise BookingStateConflict(f"booking {appointment_id} is {appointment.status}")
+        pause = next((p for p in pauses_of(displayed_chain(appointment)) if p.number == number), None)
+        if pause is None:
+            raise NotFound("pause", number)
+        row = pause.held_row
+        return row if row is not None and row.active else None
+
+    async def _released(
+        self,
+        session: AsyncSession,
+        bookings: BookingRepository,
+        company_id: int,
+        appointment_id: int,
+        key_id: int | None,
+        row: AppointmentSlot | None,
+    ) -> BookingResponse:
+        if row is not None:
+            await bookings.bump_version(appointment_id)
+        body = await self._render(session, bookings, appointment_id)
+        if key_id is not None:
+            await IdempotencyRepository(session, company_id).complete(key_id, status=200, body=body)
+        if row is not None:
+            await self._on_staff_calendar_changed(row.staff_id)
         return BookingResponse(200, body)
 
     # --- shared steps -----------------------------------------------------------------------------------
@@ -815,10 +870,14 @@ class BookingService:
     @staticmethod
     async def _event_types(
         bookings: BookingRepository, service: BookableService, placement: CompositeSlot
-    ) -> dict[tuple[str, int], int]:
-        wanted = [(s.key, s.staff_id) for s in placement.segments]
+    ) -> dict[EventTypeKey, int]:
+        wanted = [_event_type_key(part) for part in chain_parts(placement, service.policy)]
         found = await bookings.event_types(service.id, wanted)
-        missing = [f"{key}/staff {staff_id}" for key, staff_id in wanted if (key, staff_id) not in found]
+        missing = [
+            f"{key}{'' if part is SlotKind.SEGMENT else ' pause'}/staff {staff_id}"
+            for key, part, staff_id in wanted
+            if (key, part, staff_id) not in found
+        ]
         if missing:
             raise CalendarNotReady(
                 f"the Cal.com event types of service {service.id} are not synced yet ({', '.join(missing)}); "
@@ -865,8 +924,10 @@ def _answer_for_claim(claim: Claim) -> BookingResponse:
     return BookingResponse(claim.response_status, claim.response_body, replayed=True)
 
 
-async def _require(bookings: BookingRepository, appointment_id: int) -> Appointment:
-    appointment = await bookings.appointment(appointment_id)
+async def _require(
+    bookings: BookingRepository, appointment_id: int, *, for_update: bool = False
+) -> Appointment:
+    appointment = await bookings.appointment(appointment_id, for_update=for_update)
     if appointment is None:
         raise NotFound("booking", appointment_id)
     return appointment
@@ -903,39 +964,28 @@ def _row_spans(chain: ChainSlots) -> list[tuple[int, datetime, datetime]]:
     return [(s.staff_id, s.starts_at, s.ends_at) for s in chain.rows]
 
 
+def _event_type_key(row: AppointmentSlot | ChainPart) -> EventTypeKey:
+    return (row.segment_key, SlotKind(row.kind), row.staff_id)
+
+
+def _span_key(row: AppointmentSlot | ChainPart) -> str:
+    """A chain part's name in a reschedule plan: the segment key, or the key and `/pause` for its pause."""
+    return row.segment_key if row.kind == SlotKind.SEGMENT else f"{row.segment_key}/pause"
+
+
 def _busy_spans_of_rows(chain: ChainSlots) -> list[BusySpan]:
-    """The current chain as Cal.com sees it: each standing segment plus the pause its event type holds."""
-    spans = []
-    for segment in chain.segments:
-        if not segment.active:
-            continue
-        pause = chain.held_pause_after(segment)
-        ends_at = pause.ends_at if pause is not None else segment.ends_at
-        spans.append(
-            BusySpan(
-                segment.segment_key,
-                segment.staff_id,
-                segment.starts_at,
-                ends_at,
-                segment.calcom_event_type_id or 0,
-            )
-        )
-    return spans
-
-
-def _busy_spans_of_placement(
-    placement: CompositeSlot, event_types: dict[tuple[str, int], int], policy: PausePolicy
-) -> list[BusySpan]:
-    pause_end = {p.after_key: p.ends_at for p in placement.pauses} if policy.holds_pauses else {}
+    """The current chain as Cal.com sees it: one busy span per standing booking (segments, held pauses)."""
     return [
-        BusySpan(
-            s.key,
-            s.staff_id,
-            s.starts_at,
-            pause_end.get(s.key, s.ends_at),
-            event_types[(s.key, s.staff_id)],
-        )
-        for s in placement.segments
+        BusySpan(_span_key(row), row.staff_id, row.starts_at, row.ends_at, row.calcom_event_type_id or 0)
+        for row in chain.rows
+        if row.active and row.calcom_booking_uid is not None
+    ]
+
+
+def _busy_spans_of_parts(parts: list[ChainPart], event_types: dict[EventTypeKey, int]) -> list[BusySpan]:
+    return [
+        BusySpan(_span_key(p), p.staff_id, p.starts_at, p.ends_at, event_types[_event_type_key(p)])
+        for p in parts
     ]
 
 

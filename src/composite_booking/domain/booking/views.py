@@ -199,6 +199,7 @@ def _booking_out(
             policy=service.policy,
             held=p.held,
             staff_id=p.held_row.staff_id if p.held_row is not None else None,
+            calcom_booking_uid=p.held_row.calcom_booking_uid if p.held_row is not None and p.held else None,
         )
         for p in pauses_of(chain)
     ]
