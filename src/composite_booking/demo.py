@@ -206,7 +206,7 @@ def run_demo(*, host: str, port: int, data_dir: Path) -> None:
     synced = report.created + report.updated + report.unchanged
     print(
         f"Cal.com sandbox (in-process, saved in {calendar.state_file.name}): "
-        f"{synced} segment event types synced."
+        f"{synced} event types synced (segments, and the held pauses of service 42)."
     )
     print(f"API key: {api_key}")
     print(f'Try:  curl -H "Authorization: Bearer {api_key}" {base}/v1/services')
