@@ -10,7 +10,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
@@ -25,14 +26,22 @@ _UNCACHED = -1
 MinutePairs = list[tuple[int, int]]
 
 
-class FreeTimeCache(Protocol):
-    async def generation(self, staff_id: int) -> int: ...
+@dataclass(frozen=True, slots=True)
+class CachedFreeTime:
+    """A staff member's cache generation when read, and the days cached under it (missing days absent)."""
 
-    async def get_days(self, staff_id: int, generation: int, days: Sequence[date]) -> dict[date, MinutePairs]:
-        """The cached days (days not cached are missing from the result)."""
+    generation: int
+    days: dict[date, MinutePairs] = field(default_factory=dict)
+
+
+class FreeTimeCache(Protocol):
+    async def read(self, staff_ids: Sequence[int], days: Sequence[date]) -> dict[int, CachedFreeTime]:
+        """Every staff member's generation and cached days, in one go (one query covers many people)."""
         ...
 
-    async def put_days(self, staff_id: int, generation: int, free: dict[date, MinutePairs]) -> None: ...
+    async def write(self, entries: Mapping[int, CachedFreeTime]) -> None:
+        """Store days under the generation they were read at: after an invalidation nobody reads them."""
+        ...
 
     async def invalidate(self, staff_id: int) -> None: ...
 
@@ -46,25 +55,27 @@ class InMemoryFreeTimeCache:
         self._generations: dict[int, int] = {}
         self._entries: dict[tuple[int, int, date], tuple[float, MinutePairs]] = {}
 
-    async def generation(self, staff_id: int) -> int:
-        return self._generations.get(staff_id, 0)
-
-    async def get_days(self, staff_id: int, generation: int, days: Sequence[date]) -> dict[date, MinutePairs]:
+    async def read(self, staff_ids: Sequence[int], days: Sequence[date]) -> dict[int, CachedFreeTime]:
         now = self._clock()
-        found = {}
-        for day in days:
-            entry = self._entries.get((staff_id, generation, day))
-            if entry is not None and entry[0] > now:
-                found[day] = entry[1]
+        found: dict[int, CachedFreeTime] = {}
+        for staff_id in staff_ids:
+            generation = self._generations.get(staff_id, 0)
+            cached = CachedFreeTime(generation)
+            for day in days:
+                entry = self._entries.get((staff_id, generation, day))
+                if entry is not None and entry[0] > now:
+                    cached.days[day] = entry[1]
+            found[staff_id] = cached
         return found
 
-    async def put_days(self, staff_id: int, generation: int, free: dict[date, MinutePairs]) -> None:
+    async def write(self, entries: Mapping[int, CachedFreeTime]) -> None:
         expires = self._clock() + self._ttl_s
         if len(self._entries) > 50_000:  # bounded: drop expired entries before growing further
             now = self._clock()
             self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-        for day, pairs in free.items():
-            self._entries[(staff_id, generation, day)] = (expires, pairs)
+        for staff_id, cached in entries.items():
+            for day, pairs in cached.days.items():
+                self._entries[(staff_id, cached.generation, day)] = (expires, pairs)
 
     async def invalidate(self, staff_id: int) -> None:
         self._generations[staff_id] = self._generations.get(staff_id, 0) + 1
@@ -73,9 +84,11 @@ class InMemoryFreeTimeCache:
 class RedisFreeTimeCache:
     """Shared by every replica, so a booking on one invalidates the free time all of them serve.
 
-    Redis is an efficiency measure here: when it fails, reads miss (free time is fetched from Cal.com) and
-    writes are skipped, so an outage slows availability down but never breaks it. Invalidations lost during
-    an outage can leave entries up to their TTL; bookings are still checked by PostgreSQL and Cal.com.
+    A read is two round trips whatever the number of staff members: one MGET of their generations, one of
+    their days. Redis is an efficiency measure here: when it fails, reads miss (free time is fetched from
+    Cal.com) and writes are skipped, so an outage slows availability down but never breaks it. Invalidations
+    lost during an outage can leave entries up to their TTL; bookings are still checked by PostgreSQL and
+    Cal.com.
     """
 
     def __init__(self, redis: Redis, ttl_s: float, *, prefix: str = "cb:free") -> None:
@@ -89,35 +102,35 @@ class RedisFreeTimeCache:
     def _day_key(self, staff_id: int, generation: int, day: date) -> str:
         return f"{self._prefix}:{staff_id}:{generation}:{day.isoformat()}"
 
-    async def generation(self, staff_id: int) -> int:
-        try:
-            value = await self._redis.get(self._generation_key(staff_id))
-        except RedisError as exc:
-            log.warning("free-time cache unavailable, reading Cal.com instead: %r", exc)
-            return _UNCACHED
-        return int(value) if value is not None else 0
-
-    async def get_days(self, staff_id: int, generation: int, days: Sequence[date]) -> dict[date, MinutePairs]:
-        if not days or generation == _UNCACHED:
+    async def read(self, staff_ids: Sequence[int], days: Sequence[date]) -> dict[int, CachedFreeTime]:
+        if not staff_ids:
             return {}
         try:
-            values = await self._redis.mget([self._day_key(staff_id, generation, day) for day in days])
+            generations = [
+                int(value) if value is not None else 0
+                for value in await self._redis.mget([self._generation_key(s) for s in staff_ids])
+            ]
+            wanted = [(s, g, day) for s, g in zip(staff_ids, generations, strict=True) for day in days]
+            values = await self._redis.mget([self._day_key(*key) for key in wanted]) if wanted else []
         except RedisError as exc:
             log.warning("free-time cache unavailable, reading Cal.com instead: %r", exc)
-            return {}
-        return {
-            day: [(int(a), int(b)) for a, b in json.loads(value)]
-            for day, value in zip(days, values, strict=True)
-            if value is not None
-        }
+            return {staff_id: CachedFreeTime(_UNCACHED) for staff_id in staff_ids}
+        found = {s: CachedFreeTime(g) for s, g in zip(staff_ids, generations, strict=True)}
+        for (staff_id, _, day), value in zip(wanted, values, strict=True):
+            if value is not None:
+                found[staff_id].days[day] = [(int(a), int(b)) for a, b in json.loads(value)]
+        return found
 
-    async def put_days(self, staff_id: int, generation: int, free: dict[date, MinutePairs]) -> None:
-        if generation == _UNCACHED:
+    async def write(self, entries: Mapping[int, CachedFreeTime]) -> None:
+        cacheable = {s: c for s, c in entries.items() if c.generation != _UNCACHED and c.days}
+        if not cacheable:
             return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for day, pairs in free.items():
-                    pipe.set(self._day_key(staff_id, generation, day), json.dumps(pairs), px=self._ttl_ms)
+                for staff_id, cached in cacheable.items():
+                    for day, pairs in cached.days.items():
+                        key = self._day_key(staff_id, cached.generation, day)
+                        pipe.set(key, json.dumps(pairs), px=self._ttl_ms)
                 await pipe.execute()
         except RedisError as exc:
             log.warning("free-time cache unavailable, not storing: %r", exc)

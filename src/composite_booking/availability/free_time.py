@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
-from composite_booking.availability.cache import FreeTimeCache, MinutePairs
+from composite_booking.availability.cache import CachedFreeTime, FreeTimeCache, MinutePairs
 from composite_booking.calcom.client import CalcomClient
 from composite_booking.domain.intervals import IntervalList, minute_of
 
@@ -32,28 +32,43 @@ class CalcomFreeTime:
     async def fetch(
         self, probes: Mapping[int, int], start: datetime, end: datetime
     ) -> dict[int, IntervalList]:
-        """Free time in `[start, end)` of every staff member with a probe (staff id → probe event type)."""
+        """Free time in `[start, end)` of every staff member with a probe (staff id → probe event type).
+
+        One cache read for everybody; Cal.com is asked, concurrently, only for the days someone misses.
+        """
         staff_ids = list(probes)
-        results = await asyncio.gather(*(self._one(s, probes[s], start, end) for s in staff_ids))
-        return dict(zip(staff_ids, results, strict=True))
+        days = utc_days(start, end)
+        cached = await self._cache.read(staff_ids, days)
+        fresh = await asyncio.gather(*(self._missing(probes[s], days, cached[s]) for s in staff_ids))
+        await self._cache.write(
+            {
+                s: CachedFreeTime(cached[s].generation, new)
+                for s, new in zip(staff_ids, fresh, strict=True)
+                if new
+            }
+        )
+        window = (minute_of(start, round_up=True), minute_of(end))
+        free: dict[int, IntervalList] = {}
+        for staff_id, new in zip(staff_ids, fresh, strict=True):
+            by_day = {**cached[staff_id].days, **new}
+            pairs = [pair for day in days for pair in by_day[day]]
+            free[staff_id] = IntervalList.from_pairs(pairs).clipped(*window)
+        return free
 
     async def invalidate(self, staff_id: int) -> None:
         await self._cache.invalidate(staff_id)
 
-    async def _one(self, staff_id: int, probe_id: int, start: datetime, end: datetime) -> IntervalList:
-        days = utc_days(start, end)
-        generation = await self._cache.generation(staff_id)
-        by_day = await self._cache.get_days(staff_id, generation, days)
-        missing = [day for day in days if day not in by_day]
-        if missing:
-            fetched = await self._from_calcom(
-                probe_id, _day_start(missing[0]), _day_start(missing[-1] + timedelta(1))
-            )
-            fresh = {day: _clip_day(fetched, day) for day in missing}
-            await self._cache.put_days(staff_id, generation, fresh)
-            by_day.update(fresh)
-        pairs = [pair for day in days for pair in by_day[day]]
-        return IntervalList.from_pairs(pairs).clipped(minute_of(start, round_up=True), minute_of(end))
+    async def _missing(
+        self, probe_id: int, days: list[date], cached: CachedFreeTime
+    ) -> dict[date, MinutePairs]:
+        """The days not cached, from one Cal.com request spanning them."""
+        missing = [day for day in days if day not in cached.days]
+        if not missing:
+            return {}
+        fetched = await self._from_calcom(
+            probe_id, _day_start(missing[0]), _day_start(missing[-1] + timedelta(1))
+        )
+        return {day: _clip_day(fetched, day) for day in missing}
 
     async def _from_calcom(self, probe_id: int, start: datetime, end: datetime) -> IntervalList:
         ranges = await self._calcom.get_free_ranges(event_type_id=probe_id, start=start, end=end)
