@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from composite_booking.config import Settings, get_settings
 
 if TYPE_CHECKING:
-    from composite_booking.calcom.client import CalcomClient
     from composite_booking.calcom.sync import EventTypeSync
+    from composite_booking.runtime import Runtime
 
 DEFAULT_DEMO_DIR = Path(".composite-booking-demo")
 OPENAPI_PATH = Path("openapi/openapi.json")
@@ -171,7 +171,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _calcom_sync(args: argparse.Namespace) -> int:
     async def run() -> int:
-        async with _calcom_tools() as (sync, _):
+        async with _calcom_tools() as sync:
             report = await sync.sync_company(args.company, dry_run=args.dry_run)
         verb = "would be" if args.dry_run else "were"
         print(
@@ -187,7 +187,7 @@ def _calcom_sync(args: argparse.Namespace) -> int:
 
 def _calcom_drift(args: argparse.Namespace) -> int:
     async def run() -> int:
-        async with _calcom_tools() as (sync, _):
+        async with _calcom_tools() as sync:
             report = await sync.detect_drift(args.company)
             print(f"checked {report.checked} event types; {len(report.drifted)} drifted")
             for drift in report.drifted:
@@ -206,55 +206,29 @@ def _calcom_drift(args: argparse.Namespace) -> int:
 
 
 @asynccontextmanager
-async def _calcom_tools() -> AsyncIterator[tuple[EventTypeSync, CalcomClient]]:
-    from composite_booking.calcom.client import CalcomClient, create_http_client
-    from composite_booking.calcom.sync import EventTypeSync
-    from composite_booking.db.session import create_engine, create_session_factory
+async def _calcom_runtime() -> AsyncIterator[Runtime]:
+    """The process's runtime, as `serve` builds it (workers not started), for a command that needs Cal.com."""
+    from composite_booking.runtime import open_runtime
 
     settings = get_settings()
     if not settings.calcom_api_key:
         raise SystemExit("CALCOM_API_KEY is not set (and CALCOM_BASE_URL, unless it is https://api.cal.com)")
-    engine = create_engine(settings)
-    try:
-        async with create_http_client(settings) as http:
-            client = CalcomClient(
-                http, api_key=settings.calcom_api_key, request_timeout_s=settings.calcom_timeout_s
-            )
-            yield EventTypeSync(create_session_factory(engine), client), client
-    finally:
-        await engine.dispose()
+    async with open_runtime(settings) as runtime:
+        yield runtime
+
+
+@asynccontextmanager
+async def _calcom_tools() -> AsyncIterator[EventTypeSync]:
+    async with _calcom_runtime() as runtime:
+        assert runtime.event_type_sync is not None
+        yield runtime.event_type_sync
 
 
 def _recover(_: argparse.Namespace) -> int:
     async def run() -> int:
-        from datetime import UTC, datetime, timedelta
-
-        from composite_booking.db.session import create_engine, create_session_factory
-        from composite_booking.domain.booking.saga import BookingSagaRunner
-        from composite_booking.jobs.recovery import SagaRecovery
-
-        settings = get_settings()
-        async with _calcom_tools() as (_, client):
-            engine = create_engine(settings)
-            try:
-
-                def now() -> datetime:
-                    return datetime.now(UTC)
-
-                session_factory = create_session_factory(engine)
-                recheck_after = timedelta(seconds=settings.saga_recheck_after_s)
-                runner = BookingSagaRunner(
-                    session_factory,
-                    client,
-                    clock=now,
-                    lease=timedelta(seconds=settings.saga_lease_s),
-                    recheck_after=recheck_after,
-                )
-                report = await SagaRecovery(
-                    session_factory, runner, clock=now, recheck_after=recheck_after
-                ).run_once()
-            finally:
-                await engine.dispose()
+        async with _calcom_runtime() as runtime:
+            assert runtime.saga_recovery is not None
+            report = await runtime.saga_recovery.run_once()
         print(report)
         return 1 if report.still_open else 0
 
