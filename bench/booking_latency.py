@@ -12,6 +12,9 @@ injected latency on every Cal.com request.
    over HTTP): requests for overlapping slots of three staff members over five days, `--concurrency` in flight
    per process; successful bookings per second, and a check that nobody is double-booked anywhere.
 
+Each latency line also gives a booking's database work (medians): SQL statements (an executemany counts
+once), transactions, and connections taken from the pool (each one pinged first: `pool_pre_ping`).
+
 Needs the machine's PostgreSQL on 127.0.0.1:5432 (a scratch database is created and dropped) and Redis on
 127.0.0.1:6379 (database 13, keys under a random prefix).
 """
@@ -38,6 +41,8 @@ import asyncpg
 import httpx
 import uvicorn
 from redis.asyncio import Redis
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from composite_booking.app import create_app
 from composite_booking.calcom.sandbox import BookingStatus, CalcomSandbox, MembershipRole, RateLimitPolicy
@@ -75,6 +80,40 @@ class Salon:
     api_key: str
     service_id: int
     staff_ids: list[int]
+
+
+@dataclass
+class SqlCounter:
+    """What the app's engine did, counted through SQLAlchemy's events."""
+
+    statements: int = 0
+    transactions: int = 0
+    checkouts: int = 0
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._transaction)
+        event.listen(engine, "rollback", self._transaction)
+        event.listen(engine.pool, "checkout", self._checkout)
+
+    def reading(self) -> tuple[int, int, int]:
+        return self.statements, self.transactions, self.checkouts
+
+    def _statement(self, *_: object) -> None:
+        self.statements += 1
+
+    def _transaction(self, *_: object) -> None:
+        self.transactions += 1
+
+    def _checkout(self, *_: object) -> None:
+        self.checkouts += 1
+
+
+@dataclass(frozen=True)
+class Measured:
+    whole_ms: list[float]
+    calcom_part_ms: list[float]  # from the claim on
+    sql: list[tuple[int, int, int]]  # per booking: statements, transactions, connections
 
 
 @dataclass(frozen=True)
@@ -176,8 +215,9 @@ async def measure_latency(
     *,
     cold: bool,
     weeks_ahead: int,
-) -> tuple[list[float], list[float]]:
-    """(whole request, Cal.com part from the claim on) in ms, one booking at a time."""
+    counter: SqlCounter,
+) -> Measured:
+    """One booking at a time."""
     state = app.state  # type: ignore[attr-defined]
     claimed_at: list[float] = []
 
@@ -196,7 +236,7 @@ async def measure_latency(
         on_staff_calendar_changed=state.on_staff_calendar_changed,
     )
     day = weekday_ahead(weeks_ahead, 2)  # phases apart: each books every stylist once a week
-    whole, calcom_part = [], []
+    whole, calcom_part, sql = [], [], []
     for run in range(runs + 1):  # the first one warms up connections and statements
         staff_id = staff_ids[run % len(staff_ids)]
         starts_at = at(day + timedelta(days=7 * (run // len(staff_ids))), 10)
@@ -212,6 +252,7 @@ async def measure_latency(
         assert response.status_code == 200, response.text
         if cold:
             await state.on_staff_calendar_changed(staff_id)
+        before = counter.reading()
         began = time.perf_counter()
         booked = await client.post(
             "/v1/bookings",
@@ -223,11 +264,13 @@ async def measure_latency(
             },
         )
         ended = time.perf_counter()
+        after = counter.reading()
         assert booked.status_code == 201, booked.text
         if run:
             whole.append((ended - began) * 1000)
             calcom_part.append((ended - claimed_at[-1]) * 1000)
-    return whole, calcom_part
+            sql.append((after[0] - before[0], after[1] - before[1], after[2] - before[2]))
+    return Measured(whole, calcom_part, sql)
 
 
 def contention_worker(args: WorkerArgs) -> WorkerResult:
@@ -353,6 +396,8 @@ async def run(latency_ms: int, runs: int, processes: int, concurrency: int, atte
         async with httpx.AsyncClient(base_url=calcom_url) as calcom_http:
             app = create_app(settings, calcom_http=calcom_http)
             async with app.router.lifespan_context(app):
+                counter = SqlCounter()
+                counter.attach(app.state.engine.sync_engine)
                 async with app.state.session_factory() as session, session.begin():
                     companies = CompanyRepository(session)
                     company = await companies.create("Bench")
@@ -368,14 +413,28 @@ async def run(latency_ms: int, runs: int, processes: int, concurrency: int, atte
                     assert not report.errors, report.errors
                     weeks = 2 + (runs + 1) // len(staff_ids) + 1
                     base = await measure_latency(
-                        app, client, service_id, staff_ids, runs, cold=False, weeks_ahead=2
+                        app, client, service_id, staff_ids, runs, cold=False, weeks_ahead=2, counter=counter
                     )
                     sandbox.faults.set_latency(latency_ms / 1000)
                     warm = await measure_latency(
-                        app, client, service_id, staff_ids, runs, cold=False, weeks_ahead=weeks
+                        app,
+                        client,
+                        service_id,
+                        staff_ids,
+                        runs,
+                        cold=False,
+                        weeks_ahead=weeks,
+                        counter=counter,
                     )
                     cold = await measure_latency(
-                        app, client, service_id, staff_ids, runs, cold=True, weeks_ahead=2 * weeks
+                        app,
+                        client,
+                        service_id,
+                        staff_ids,
+                        runs,
+                        cold=True,
+                        weeks_ahead=2 * weeks,
+                        counter=counter,
                     )
 
         salon = Salon(url, calcom_key, api_key, service_id, staff_ids)
@@ -402,18 +461,26 @@ async def run(latency_ms: int, runs: int, processes: int, concurrency: int, atte
         await admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
     print(f"booking a 4-segment chain; injected Cal.com latency {latency_ms} ms on every request")
-    for name, (whole, calcom_part) in (
+    for name, measured in (
         ("no latency (our own work)", base),
         ("after availability (cached)", warm),
         ("free-time cache dropped", cold),
     ):
+        whole = measured.whole_ms
         median = statistics.median(whole)
+        statements, transactions, checkouts = (
+            statistics.median(column) for column in zip(*measured.sql, strict=True)
+        )
         print(
             f"  {name:<28} runs {len(whole):>3}  median {median:6.1f} ms ({median / latency_ms:.2f} x)"
             f"  p90 {statistics.quantiles(whole, n=10)[-1]:6.1f} ms"
-            f"  Cal.com part (claim → answer) median {statistics.median(calcom_part):6.1f} ms"
+            f"  Cal.com part (claim → answer) median {statistics.median(measured.calcom_part_ms):6.1f} ms"
         )
-    added = statistics.median(warm[0]) - statistics.median(base[0])
+        print(
+            f"  {'':<28} database per booking: {statements:.0f} SQL statements, {transactions:.0f} "
+            f"transactions, {checkouts:.0f} connections from the pool"
+        )
+    added = statistics.median(warm.whole_ms) - statistics.median(base.whole_ms)
     print(
         f"  target: median <= {2 * latency_ms} ms (2 x latency) for a booking made after reading availability"
     )

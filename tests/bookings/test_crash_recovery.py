@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from composite_booking.calcom.sandbox import CallKind
-from composite_booking.db.models import Appointment, BookingSaga
+from composite_booking.db.models import Appointment, BookingSaga, BookingSagaStep
 from composite_booking.domain.booking import (
     BookingRequest,
     Checkpoint,
     CustomerDetails,
     RescheduleRequest,
     SagaState,
+    StepState,
     idempotency_ref,
 )
 from composite_booking.domain.errors import BookingOutcomePending, IdempotencyKeyInFlight, ServiceError
@@ -101,6 +102,35 @@ async def test_a_booking_crashed_anywhere_is_finished_by_recovery(
         with pytest.raises(ServiceError) as failed:
             await retry
         assert failed.value.status == 502
+
+
+async def test_a_batch_s_outcomes_are_recorded_together_after_its_last_call(salon: Salon) -> None:
+    called: list[int | None] = []
+
+    async def checkpoint(point: Checkpoint, step_id: int | None) -> None:
+        if point is Checkpoint.CALLED:
+            called.append(step_id)
+            if len(called) == 4:
+                # Time for the first three outcomes to be written, were they written one by one; then the
+                # process dies before the batch's outcomes are recorded.
+                await asyncio.sleep(0.2)
+                raise Crash("after the last call")
+
+    crashing = salon.bookings_service(checkpoint=checkpoint)
+
+    with pytest.raises(Crash):
+        await crashing.book(salon.company_id, request(salon, 10))
+
+    async with salon.session_factory() as session:
+        states = (await session.execute(select(BookingSagaStep.state))).scalars().all()
+    assert states == [StepState.CALLING] * 4
+    assert len(accepted(salon.sandbox)) == 4
+    # Recovery learns from Cal.com that all four bookings were made.
+    report = await salon.recovery().run_once()
+
+    assert (report.taken_over, report.still_open) == (1, [])
+    assert await saga_states(salon) == ["confirmed"]
+    await assert_settled(salon)
 
 
 @pytest.mark.parametrize("nth", [1, 3])

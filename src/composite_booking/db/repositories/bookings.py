@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
@@ -148,7 +148,11 @@ class BookingRepository:
             if language:
                 customer.language = language
         await self._session.flush()
-        await self._session.refresh(customer)
+        # Read back only what the write did not return (an UPDATE's server-set `updated_at`), so the customer
+        # is whole after the transaction; an unchanged one needs no second read.
+        expired = inspect(customer).expired_attributes
+        if expired:
+            await self._session.refresh(customer, sorted(expired))
         return customer
 
     async def _first_customer(self, condition: Any) -> Customer | None:
@@ -268,6 +272,21 @@ class BookingRepository:
             .where(Appointment.company_id == self.company_id, Appointment.id == appointment_id)
             .values(version=Appointment.version + 1)
         )
+
+    async def update_each_slot(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Each slot its own values (`id` names the slot; every row sets the same columns): one
+        executemany, sent to PostgreSQL as one pipelined batch.
+
+        Slot objects already loaded in this session are not updated (SQLAlchemy cannot synchronise a bulk
+        update that has a WHERE clause of its own).
+        """
+        if rows:
+            await self._session.execute(
+                update(AppointmentSlot)
+                .where(AppointmentSlot.company_id == self.company_id)
+                .execution_options(synchronize_session=None),
+                list(rows),
+            )
 
     async def set_overlap_group(self, appointment_id: int, group: int | None) -> None:
         """Let the active rows of this appointment overlap each other (a reschedule), or not any more."""

@@ -6,7 +6,7 @@ booking code only ever reaches a saga through an appointment of the caller's com
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,16 +42,6 @@ class SagaRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def still_owned(self, saga_id: int, version: int) -> bool:
-        """The fencing check without renewing the lease: `FOR SHARE`, so a driver's concurrent steps record
-        their results side by side while a takeover (an UPDATE) still has to wait for each of them."""
-        statement = (
-            select(BookingSaga.id)
-            .where(BookingSaga.id == saga_id, BookingSaga.version == version)
-            .with_for_update(read=True)
-        )
-        return (await self._session.execute(statement)).scalar_one_or_none() is not None
-
     async def mark_intent(self, step_ids: Sequence[int], *, state: str, now: datetime) -> None:
         """Record that these steps are about to call Cal.com (one transaction for a whole batch)."""
         await self._session.execute(
@@ -76,6 +66,12 @@ class SagaRepository:
         await self._session.execute(
             update(BookingSagaStep).where(BookingSagaStep.id == step_id).values(**values)
         )
+
+    async def update_steps(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Each step its own values (`id` names the step; every row sets the same columns): one
+        executemany, sent to PostgreSQL as one pipelined batch."""
+        if rows:
+            await self._session.execute(update(BookingSagaStep), list(rows))
 
     async def open_saga_of(self, appointment_id: int) -> BookingSaga | None:
         statement = (

@@ -5,9 +5,10 @@ there the same `drive` serves the request that claimed it and the recovery worke
 whose driver died, because it reads everything it needs from the log:
 
 - Cal.com is called outside any transaction. Before each call the step's intent is committed (`calling`),
-  after it the result (`done`, `failed`); a step found `calling` was interrupted, and its outcome is
-  settled by asking Cal.com (bookings listed by event type and time, matched by the `metadata` we wrote;
-  for a move, the old booking's `rescheduledToUid`) before anything else happens.
+  after it the result (`done`, `failed`: a batch's results in one transaction once all its calls have
+  answered); a step found `calling` was interrupted, and its outcome is settled by asking Cal.com
+  (bookings listed by event type and time, matched by the `metadata` we wrote; for a move, the old
+  booking's `rescheduledToUid`) before anything else happens.
 - Independent steps run concurrently; moves run in waves (see `reschedule_plan`).
 - Any failure or unsettled outcome turns the saga to `compensating`: bookings made are cancelled, moved
   ones moved back, and only then are the rows released. A successful booking confirms the appointment and
@@ -24,9 +25,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from composite_booking.calcom.client import CalcomClient
 from composite_booking.calcom.errors import (
@@ -74,6 +76,9 @@ _MAKE = (StepAction.CREATE, StepAction.MOVE)
 PLACEHOLDER_EMAIL_DOMAIN = "no-email.invalid"
 _MAX_PASSES = 50
 
+# What a step's Cal.com call came back with, kept until its batch records all of them.
+_Outcome = TypeVar("_Outcome")
+
 
 async def _no_checkpoint(_: Checkpoint, __: int | None) -> None:
     return None
@@ -114,6 +119,18 @@ class SagaOutcome:
     state: SagaState
     failure: dict[str, Any] | None  # the stored problem, once the saga failed
     body: dict[str, Any] | None  # the booking as rendered when this drive made it stand
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRows:
+    """The rows step 1 has just committed for a saga (detached, fully loaded): its driver starts from them
+    instead of reading them back."""
+
+    saga: BookingSaga
+    steps: list[BookingSagaStep]
+    appointment: Appointment
+    slots: list[AppointmentSlot]  # all of the appointment's rows (a new appointment has no others)
+    customer: Customer
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,11 +215,14 @@ class BookingSagaRunner:
     def lease(self) -> timedelta:
         return self._lease
 
-    async def drive(self, ref: SagaRef) -> SagaOutcome:
-        """Advance the saga until it is final or cannot progress now (recovery then tries again later)."""
+    async def drive(self, ref: SagaRef, *, claimed: ClaimedRows | None = None) -> SagaOutcome:
+        """Advance the saga until it is final or cannot progress now (recovery then tries again later).
+
+        `claimed`: the rows the caller's claim just committed, which are what a read would return.
+        """
         # Read once; every pass then keeps this snapshot up to date with what it writes (a takeover is
         # caught by the fencing of those writes, not by reading).
-        context = await self._load(ref)
+        context = _claimed_context(ref, claimed) if claimed is not None else await self._load(ref)
         drive = _Drive(ref, context.saga.company_id)
         for _ in range(_MAX_PASSES):
             state = SagaState(context.saga.state)
@@ -226,7 +246,7 @@ class BookingSagaRunner:
         makes = [s for s in context.steps if s.action in _MAKE]
         interrupted = [s for s in makes if s.state == StepState.CALLING]
         if interrupted:
-            await _concurrently(self._settle(drive, context, step) for step in interrupted)
+            await self._settle(drive, context, interrupted)
             return True
         if any(s.state in (StepState.FAILED, StepState.UNKNOWN) for s in makes):
             await self._start_compensation(drive, context)
@@ -237,7 +257,12 @@ class BookingSagaRunner:
             first_wave = min(moves, default=0)
             batch = [s for s in pending if s.action == StepAction.CREATE or (s.wave == first_wave and moves)]
             await self._run_batch(
-                drive, batch, "make", StepState.CALLING, lambda step: self._make(context, step)
+                drive,
+                batch,
+                "make",
+                StepState.CALLING,
+                lambda step: self._make(context, step),
+                lambda session, _, made: self._record_makes(context, session, made),
             )
             return True
         await self._checkpoint(Checkpoint.DECIDED, None)
@@ -253,11 +278,20 @@ class BookingSagaRunner:
         steps: list[BookingSagaStep],
         phase: str,
         intent: StepState,
-        run: Callable[[BookingSagaStep], Coroutine[Any, Any, None]],
+        run: Callable[[BookingSagaStep], Coroutine[Any, Any, _Outcome]],
+        record: Callable[
+            [AsyncSession, SagaRepository, list[tuple[BookingSagaStep, _Outcome]]], Awaitable[None]
+        ],
         *,
         cancelling: Sequence[BookingSagaStep] = (),
     ) -> None:
-        """Commit the intents of a whole batch (one transaction, lease renewed), then run its steps.
+        """Commit the intents of a whole batch (one transaction, lease renewed), run its steps at once, then
+        record all their outcomes (one more transaction, fenced and renewing the lease like any write).
+
+        Intent before the call and outcome after it is what crash safety needs; a transaction per step
+        would only add round trips. A step whose outcome is not recorded (the process died, or a sibling's
+        crash or takeover stopped the batch) stays `calling` and is settled by asking Cal.com, like any
+        interrupted step.
 
         The slots of `cancelling` steps are marked as being cancelled by us first, so Cal.com's webhook
         about it is recognised as our own change and not flagged as an external cancellation.
@@ -273,14 +307,17 @@ class BookingSagaRunner:
                 )
         for step in steps:
             step.state, step.intent_at, step.attempts = intent, now, step.attempts + 1
-        await _concurrently(run(step) for step in steps)
+        outcomes = await _concurrently(run(step) for step in steps)
+        async with self._transaction(drive.ref) as (session, sagas):
+            await record(session, sagas, list(zip(steps, outcomes, strict=True)))
+        for step in steps:
+            await self._checkpoint(Checkpoint.RECORDED, step.id)
 
-    async def _make(self, context: _Context, step: BookingSagaStep) -> None:
+    async def _make(self, context: _Context, step: BookingSagaStep) -> _Result:
         await self._checkpoint(Checkpoint.INTENT, step.id)
         result = await self._call_make(context, step)
         await self._checkpoint(Checkpoint.CALLED, step.id)
-        await self._record_make(context, step, result)
-        await self._checkpoint(Checkpoint.RECORDED, step.id)
+        return result
 
     async def _call_make(self, context: _Context, step: BookingSagaStep) -> _Result:
         try:
@@ -305,11 +342,14 @@ class BookingSagaRunner:
             return _Result(StepState.FAILED, error=_describe(exc))
         return _Result(StepState.DONE, uid=booking.uid)
 
-    async def _settle(self, drive: _Drive, context: _Context, step: BookingSagaStep) -> None:
-        """An interrupted step (intent recorded, no result): find out from Cal.com what happened."""
-        drive.tried.add(("make", step.id))
-        result = await self._find_made(context, step)
-        await self._record_make(context, step, result)
+    async def _settle(self, drive: _Drive, context: _Context, steps: list[BookingSagaStep]) -> None:
+        """Interrupted steps (intent recorded, no result): find out from Cal.com what happened to each (at
+        once), and record the answers together."""
+        for step in steps:
+            drive.tried.add(("make", step.id))
+        results = await _concurrently(self._find_made(context, step) for step in steps)
+        async with self._transaction(drive.ref) as (session, _):
+            await self._record_makes(context, session, list(zip(steps, results, strict=True)))
 
     async def _find_made(self, context: _Context, step: BookingSagaStep) -> _Result:
         try:
@@ -350,28 +390,42 @@ class BookingSagaRunner:
             and all(str(booking.metadata.get(k)) == v for k, v in wanted.items())
         ]
 
-    async def _record_make(self, context: _Context, step: BookingSagaStep, result: _Result) -> None:
-        async with self._transaction(context.ref, renew=False) as (session, _):
-            await SagaRepository(session).update_step(
-                step.id,
-                state=result.state,
-                calcom_booking_uid=result.uid or step.calcom_booking_uid,
-                error=result.error,
-                host_busy=result.host_busy,
-                uncertain=result.uncertain or step.uncertain,
-                finished_at=self._clock(),
-            )
-            if result.state == StepState.DONE:
-                await BookingRepository(session, context.saga.company_id).update_slots(
-                    [step.slot_id],
-                    calcom_booking_uid=result.uid,
-                    calcom_event_type_id=step.event_type_id,
-                    status=SlotStatus.BOOKED,
-                )
-        step.state = result.state
-        step.calcom_booking_uid = result.uid or step.calcom_booking_uid
-        step.error, step.host_busy = result.error, result.host_busy
-        step.uncertain = result.uncertain or step.uncertain
+    async def _record_makes(
+        self, context: _Context, session: AsyncSession, made: list[tuple[BookingSagaStep, _Result]]
+    ) -> None:
+        """The outcomes of a batch of makes, in the caller's transaction: two statements for any number."""
+        finished_at = self._clock()
+        await SagaRepository(session).update_steps(
+            [
+                {
+                    "id": step.id,
+                    "state": result.state,
+                    "calcom_booking_uid": result.uid or step.calcom_booking_uid,
+                    "error": result.error,
+                    "host_busy": result.host_busy,
+                    "uncertain": result.uncertain or step.uncertain,
+                    "finished_at": finished_at,
+                }
+                for step, result in made
+            ]
+        )
+        await BookingRepository(session, context.saga.company_id).update_each_slot(
+            [
+                {
+                    "id": step.slot_id,
+                    "calcom_booking_uid": result.uid,
+                    "calcom_event_type_id": step.event_type_id,
+                    "status": SlotStatus.BOOKED,
+                }
+                for step, result in made
+                if result.state == StepState.DONE
+            ]
+        )
+        for step, result in made:
+            step.state = result.state
+            step.calcom_booking_uid = result.uid or step.calcom_booking_uid
+            step.error, step.host_busy = result.error, result.host_busy
+            step.uncertain = result.uncertain or step.uncertain
 
     async def _confirm(self, drive: _Drive, context: _Context) -> None:
         async with self._transaction(drive.ref) as (session, sagas):
@@ -461,15 +515,30 @@ class BookingSagaRunner:
         if not untried:
             return False
         await self._run_batch(
-            drive, untried, "cancel", StepState.CALLING, lambda step: self._cancel_old(context, step)
+            drive,
+            untried,
+            "cancel",
+            StepState.CALLING,
+            lambda step: self._cancel_old(context, step),
+            lambda session, sagas, cancelled: self._record_cancels(context, session, sagas, cancelled),
         )
         return True
 
-    async def _cancel_old(self, context: _Context, step: BookingSagaStep) -> None:
+    async def _cancel_old(self, context: _Context, step: BookingSagaStep) -> str | None:
+        """Cancel an old segment's booking: None once it is gone, else the error."""
         await self._checkpoint(Checkpoint.INTENT, step.id)
         error = await self._cancel(step.calcom_booking_uid, CLEANUP_REASON)
         await self._checkpoint(Checkpoint.CALLED, step.id)
-        async with self._transaction(context.ref, renew=False) as (session, sagas):
+        return error
+
+    async def _record_cancels(
+        self,
+        context: _Context,
+        session: AsyncSession,
+        sagas: SagaRepository,
+        cancelled: list[tuple[BookingSagaStep, str | None]],
+    ) -> None:
+        for step, error in cancelled:
             state = StepState.DONE if error is None else StepState.FAILED
             await sagas.update_step(step.id, state=state, error=error, finished_at=self._clock())
             step.state, step.error = state, error
@@ -477,7 +546,6 @@ class BookingSagaRunner:
                 await BookingRepository(session, context.saga.company_id).update_slots(
                     [step.slot_id], status=SlotStatus.CANCELLED, active=False
                 )
-        await self._checkpoint(Checkpoint.RECORDED, step.id)
 
     # --- compensation -----------------------------------------------------------------------------------
 
@@ -517,7 +585,7 @@ class BookingSagaRunner:
             if s.state in (StepState.CALLING, StepState.UNKNOWN) and ("make", s.id) not in drive.tried
         ]
         if unsettled:
-            await _concurrently(self._settle(drive, context, step) for step in unsettled)
+            await self._settle(drive, context, unsettled)
             return True
         to_undo = [s for s in makes if s.state in (StepState.DONE, StepState.UNDOING)]
         if not to_undo and not any(s.state in (StepState.CALLING, StepState.UNKNOWN) for s in makes):
@@ -540,11 +608,13 @@ class BookingSagaRunner:
             "undo",
             StepState.UNDOING,
             lambda step: self._undo(context, step),
+            lambda session, sagas, undone: self._record_undos(context, session, sagas, undone),
             cancelling=[s for s in batch if s.action == StepAction.CREATE],
         )
         return True
 
-    async def _undo(self, context: _Context, step: BookingSagaStep) -> None:
+    async def _undo(self, context: _Context, step: BookingSagaStep) -> tuple[str | None, str | None]:
+        """Take a made booking back: (uid it was moved back to, if it was a move; error, if it failed)."""
         await self._checkpoint(Checkpoint.INTENT, step.id)
         moved_back_to: str | None = None
         if step.action == StepAction.CREATE:
@@ -555,7 +625,16 @@ class BookingSagaRunner:
             if moved_back_to is not None and source is not None:
                 source.calcom_booking_uid = moved_back_to
         await self._checkpoint(Checkpoint.CALLED, step.id)
-        async with self._transaction(context.ref, renew=False) as (session, sagas):
+        return moved_back_to, error
+
+    async def _record_undos(
+        self,
+        context: _Context,
+        session: AsyncSession,
+        sagas: SagaRepository,
+        undone: list[tuple[BookingSagaStep, tuple[str | None, str | None]]],
+    ) -> None:
+        for step, (moved_back_to, error) in undone:
             state = StepState.UNDONE if error is None else StepState.UNDOING
             await sagas.update_step(step.id, state=state, error=error, finished_at=self._clock())
             step.state, step.error = state, error
@@ -563,7 +642,6 @@ class BookingSagaRunner:
                 await BookingRepository(session, context.saga.company_id).update_slots(
                     [step.source_slot_id], calcom_booking_uid=moved_back_to
                 )
-        await self._checkpoint(Checkpoint.RECORDED, step.id)
 
     async def _move_back(self, context: _Context, step: BookingSagaStep) -> tuple[str | None, str | None]:
         """(uid it now has at its old time, error). Asks first: an earlier attempt may have moved it."""
@@ -659,20 +737,12 @@ class BookingSagaRunner:
         return _Context(ref, saga, appointment, customer)
 
     @asynccontextmanager
-    async def _transaction(
-        self, ref: SagaRef, *, renew: bool = True
-    ) -> AsyncIterator[tuple[AsyncSession, SagaRepository]]:
-        """A short transaction that first proves this driver still owns the saga (the fencing token).
-
-        `renew` also extends the lease (an exclusive row lock until commit); a step recording its result
-        only checks ownership under a shared lock, so the steps of one batch do not queue for each other.
-        """
+    async def _transaction(self, ref: SagaRef) -> AsyncIterator[tuple[AsyncSession, SagaRepository]]:
+        """A short transaction that first proves this driver still owns the saga (the fencing token) and
+        extends its lease (the saga row stays locked until commit, so no takeover slips in between)."""
         async with self._session_factory() as session, session.begin():
             sagas = SagaRepository(session)
-            if renew:
-                owned = await sagas.fence(ref.id, ref.version, lease_until=self._clock() + self._lease)
-            else:
-                owned = await sagas.still_owned(ref.id, ref.version)
+            owned = await sagas.fence(ref.id, ref.version, lease_until=self._clock() + self._lease)
             if not owned:
                 raise SagaTakenOver(f"saga {ref.id} was taken over; version {ref.version} is stale")
             yield session, sagas
@@ -718,19 +788,26 @@ def upstream_failure(errors: Sequence[str], *, outcome: str) -> ServiceError:
     return BookingUpstreamFailed(f"Cal.com failed ({detail}); {outcome}")
 
 
+def _claimed_context(ref: SagaRef, claimed: ClaimedRows) -> _Context:
+    # The relationships as `_load` would read them (ordered as the mapping orders them), set as loaded state.
+    set_committed_value(claimed.saga, "steps", sorted(claimed.steps, key=lambda s: s.id))
+    set_committed_value(claimed.appointment, "slots", sorted(claimed.slots, key=lambda s: s.position))
+    return _Context(ref, claimed.saga, claimed.appointment, claimed.customer)
+
+
 def _describe(error: CalcomError) -> str:
     return f"{type(error).__name__}: {error.detail}"
 
 
-async def _concurrently(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
-    """Run steps at once. Steps report Cal.com failures as results; anything raised here is a crash (or a
-    takeover) and stops the siblings, as a crash of the process would."""
+async def _concurrently(coroutines: Iterable[Coroutine[Any, Any, _Outcome]]) -> list[_Outcome]:
+    """Run steps at once; their outcomes in order. Steps report Cal.com failures as results; anything
+    raised here is a crash (or a takeover) and stops the siblings, as a crash of the process would."""
     try:
         async with asyncio.TaskGroup() as group:
-            for coroutine in coroutines:
-                group.create_task(coroutine)
+            tasks = [group.create_task(coroutine) for coroutine in coroutines]
     except BaseExceptionGroup as failures:
         first = failures.exceptions[0]
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         raise first from None
+    return [task.result() for task in tasks]

@@ -52,6 +52,7 @@ from composite_booking.domain.booking.saga import (
     PLACEHOLDER_EMAIL_DOMAIN,
     BookingSagaRunner,
     CheckpointHook,
+    ClaimedRows,
     SagaOutcome,
     SagaRef,
     SagaTakenOver,
@@ -154,6 +155,7 @@ class BookingSettings:
 class _Claimed:
     ref: SagaRef
     appointment_id: int
+    rows: ClaimedRows | None = None  # what the claim wrote, when the saga may start from it
 
 
 class _TimeTaken(Exception):
@@ -357,15 +359,21 @@ class BookingService:
                 sagas.add(saga)
                 await sagas.flush()
                 # Every row is one Cal.com booking: each segment, and each held pause.
-                for row in rows:
-                    sagas.add(_step(saga.id, row, StepAction.CREATE, event_types[_event_type_key(row)]))
+                steps = [
+                    _step(saga.id, row, StepAction.CREATE, event_types[_event_type_key(row)]) for row in rows
+                ]
+                for step in steps:
+                    sagas.add(step)
                 if key_id is not None:
                     await IdempotencyRepository(session, company_id).attach_saga(key_id, saga.id)
         except DBAPIError as exc:
             if is_booking_race(exc):
                 raise _TimeTaken from exc
             raise
-        return _Claimed(SagaRef(saga.id, 1), appointment.id)
+        # The saga starts from these rows (committed, fully loaded) instead of reading them back.
+        return _Claimed(
+            SagaRef(saga.id, 1), appointment.id, ClaimedRows(saga, steps, appointment, rows, customer)
+        )
 
     # --- reschedule -------------------------------------------------------------------------------------
 
@@ -755,7 +763,7 @@ class BookingService:
         self, saga: BookingSagaRunner, claimed: _Claimed, *, success_status: int
     ) -> BookingResponse:
         try:
-            outcome = await saga.drive(claimed.ref)
+            outcome = await saga.drive(claimed.ref, claimed=claimed.rows)
         except SagaTakenOver as exc:
             raise BookingOutcomePending(
                 "the booking took too long and is being finished in the background; ask again with the same "
