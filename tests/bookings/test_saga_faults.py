@@ -148,3 +148,25 @@ async def _metadata_of(salon: Salon, step: BookingSagaStep) -> dict[str, str]:
         "company_id": str(salon.company_id),
         "chain": str(saga.chain),
     }
+
+
+async def test_random_upstream_errors_with_held_pauses_never_leave_a_hold_behind(salon: Salon) -> None:
+    """A blocked chain is five Cal.com bookings (three segments, two held pauses): all or none stand."""
+    salon.sandbox.faults.set_error_rate(
+        0.2, kinds=[CallKind.CREATE_BOOKING, CallKind.CANCEL_BOOKING, CallKind.LIST_BOOKINGS], seed=5
+    )
+    answers = []
+    for hour in (9, 13):
+        for staff in ("Emma", "Fabian", "David"):
+            answers.append((await salon.book("men", at(hour), staff=staff)).status_code)
+    assert set(answers) <= {201, 502}
+    assert 201 in answers
+    assert 502 in answers
+
+    salon.sandbox.faults.reset()
+    await salon.recovery().run_once()
+    await salon.recovery(later_by=timedelta(minutes=30)).run_once()
+
+    assert len(accepted(salon.sandbox)) == 5 * answers.count(201)
+    await assert_settled(salon)
+    await assert_no_overlaps(salon)
