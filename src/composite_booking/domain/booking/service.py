@@ -737,6 +737,7 @@ class BookingService:
         if key_id is not None:
             await IdempotencyRepository(session, company_id).complete(key_id, status=200, body=body)
         if row is not None:
+            # Before the commit is fine: the caches hold Cal.com's free time, which changed already.
             await self._on_staff_calendar_changed(row.staff_id)
         return BookingResponse(200, body)
 
