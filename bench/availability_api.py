@@ -18,49 +18,14 @@ import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import httpx
+from _salon import admin, seed_calcom, set_up_salon
 
 from composite_booking.app import create_app
-from composite_booking.calcom.sandbox import CalcomSandbox, CallKind, MembershipRole, RateLimitPolicy
+from composite_booking.calcom.sandbox import CalcomSandbox, CallKind, RateLimitPolicy
 from composite_booking.config import Settings
 from composite_booking.db.migrate import upgrade
 from composite_booking.db.repositories.companies import CompanyRepository
-
-HOURS = (
-    {
-        "days": ["Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"],
-        "startTime": "09:00",
-        "endTime": "18:00",
-    },
-)
-SEGMENTS = [
-    {"key": "A", "name": "Färben", "duration_min": 30, "gap_after_min": 30},
-    {"key": "B", "name": "Waschen", "duration_min": 15},
-    {"key": "C", "name": "Schneiden", "duration_min": 30, "gap_after_min": 15},
-    {"key": "D", "name": "Föhnen", "duration_min": 30},
-]
-
-
-async def admin(statement: str) -> None:
-    connection = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-def seed_calcom(sandbox: CalcomSandbox, staff: int) -> tuple[int, list[int], str]:
-    team = sandbox.add_team(name="Bench salon", slug="bench-salon")
-    owner = sandbox.add_user(name="Owner", email="owner@bench.example", username="owner")
-    sandbox.add_membership(team.id, owner.id, MembershipRole.OWNER)
-    users = []
-    for i in range(staff):
-        user = sandbox.add_user(name=f"Stylist {i}", email=f"s{i}@bench.example", username=f"stylist-{i}")
-        sandbox.add_schedule(user.id, time_zone="Europe/Berlin", availability=HOURS)
-        sandbox.add_membership(team.id, user.id, MembershipRole.MEMBER)
-        users.append(user.id)
-    return team.id, users, sandbox.issue_api_key(owner.id)
 
 
 async def run(staff: int, latency_ms: int, cold_runs: int, warm_runs: int, limit: int = 100) -> None:
@@ -92,34 +57,10 @@ async def run(staff: int, latency_ms: int, cold_runs: int, warm_runs: int, limit
                     base_url="http://app",
                     headers={"Authorization": f"Bearer {key}"},
                 )
-                branch = (
-                    await client.post(
-                        "/v1/branches",
-                        json={"name": "B", "timezone": "Europe/Berlin", "calcom_team_id": team_id},
-                    )
-                ).json()
-                staff_ids = []
-                for i, user_id in enumerate(users):
-                    person = await client.post(
-                        "/v1/staff",
-                        json={"branch_id": branch["id"], "name": f"Stylist {i}", "calcom_user_id": user_id},
-                    )
-                    staff_ids.append(person.json()["id"])
-                service = (
-                    await client.post(
-                        "/v1/services",
-                        json={
-                            "branch_id": branch["id"],
-                            "name": "Ansatzfärbung",
-                            "composite": True,
-                            "segments": SEGMENTS,
-                            "staff_ids": staff_ids,
-                        },
-                    )
-                ).json()
+                service_id, staff_ids = await set_up_salon(client, team_id, users)
                 start = next_tuesday()
                 params = {
-                    "service_id": service["id"],
+                    "service_id": service_id,
                     "start": start.isoformat(),
                     "end": (start + timedelta(days=13)).isoformat(),
                     "limit": limit,

@@ -40,12 +40,13 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import uvicorn
+from _salon import admin, seed_calcom, set_up_salon
 from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from composite_booking.app import create_app
-from composite_booking.calcom.sandbox import BookingStatus, CalcomSandbox, MembershipRole, RateLimitPolicy
+from composite_booking.calcom.sandbox import BookingStatus, CalcomSandbox, RateLimitPolicy
 from composite_booking.config import Settings
 from composite_booking.db.migrate import upgrade
 from composite_booking.db.repositories.companies import CompanyRepository
@@ -54,19 +55,6 @@ from composite_booking.domain.booking.wiring import booking_settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 REDIS_URL = "redis://127.0.0.1:6379/13"
-HOURS = (
-    {
-        "days": ["Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"],
-        "startTime": "09:00",
-        "endTime": "18:00",
-    },
-)
-SEGMENTS = [
-    {"key": "A", "name": "Färben", "duration_min": 30, "gap_after_min": 30},
-    {"key": "B", "name": "Waschen", "duration_min": 15},
-    {"key": "C", "name": "Schneiden", "duration_min": 30, "gap_after_min": 15},
-    {"key": "D", "name": "Föhnen", "duration_min": 30},
-]
 # Few enough that one booking's placement (which reads every eligible stylist's free time) stays cheap.
 STAFF = 8
 CONTENDED_STAFF = 3
@@ -135,27 +123,6 @@ class WorkerResult:
     latencies_ms: list[float]
 
 
-async def admin(statement: str) -> None:
-    connection = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-def seed_calcom(sandbox: CalcomSandbox) -> tuple[int, list[int], str]:
-    team = sandbox.add_team(name="Bench salon", slug="bench-salon")
-    owner = sandbox.add_user(name="Owner", email="owner@bench.example", username="owner")
-    sandbox.add_membership(team.id, owner.id, MembershipRole.OWNER)
-    users = []
-    for i in range(STAFF):
-        user = sandbox.add_user(name=f"Stylist {i}", email=f"s{i}@bench.example", username=f"stylist-{i}")
-        sandbox.add_schedule(user.id, time_zone="Europe/Berlin", availability=HOURS)
-        sandbox.add_membership(team.id, user.id, MembershipRole.MEMBER)
-        users.append(user.id)
-    return team.id, users, sandbox.issue_api_key(owner.id)
-
-
 def settings_for(database_url: str, calcom_key: str, calcom_url: str, **extra: object) -> Settings:
     return Settings(
         database_url=database_url,
@@ -175,35 +142,6 @@ def weekday_ahead(weeks: int, weekday: int) -> date:
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, clock_time(hour, minute), tzinfo=BERLIN)
-
-
-async def set_up_salon(
-    app: object, client: httpx.AsyncClient, team_id: int, users: list[int]
-) -> tuple[int, list[int]]:
-    branch = (
-        await client.post(
-            "/v1/branches", json={"name": "B", "timezone": "Europe/Berlin", "calcom_team_id": team_id}
-        )
-    ).json()
-    staff_ids = []
-    for i, user_id in enumerate(users):
-        person = await client.post(
-            "/v1/staff", json={"branch_id": branch["id"], "name": f"Stylist {i}", "calcom_user_id": user_id}
-        )
-        staff_ids.append(person.json()["id"])
-    service = (
-        await client.post(
-            "/v1/services",
-            json={
-                "branch_id": branch["id"],
-                "name": "Ansatzfärbung",
-                "composite": True,
-                "segments": SEGMENTS,
-                "staff_ids": staff_ids,
-            },
-        )
-    ).json()
-    return service["id"], staff_ids
 
 
 async def measure_latency(
@@ -386,7 +324,7 @@ async def run(latency_ms: int, runs: int, processes: int, concurrency: int, atte
     try:
         await asyncio.to_thread(upgrade, url)
         sandbox = CalcomSandbox(rate_limit=RateLimitPolicy(limit=1_000_000))
-        team_id, users, calcom_key = seed_calcom(sandbox)
+        team_id, users, calcom_key = seed_calcom(sandbox, STAFF)
         server = uvicorn.Server(uvicorn.Config(sandbox.app, host="127.0.0.1", port=port, log_level="warning"))
         serving = asyncio.create_task(server.serve())
         while not server.started:  # noqa: ASYNC110 (uvicorn offers only this flag)
@@ -408,7 +346,7 @@ async def run(latency_ms: int, runs: int, processes: int, concurrency: int, atte
                     headers={"Authorization": f"Bearer {api_key}"},
                     timeout=60,
                 ) as client:
-                    service_id, staff_ids = await set_up_salon(app, client, team_id, users)
+                    service_id, staff_ids = await set_up_salon(client, team_id, users)
                     report = await app.state.event_type_sync.sync_company(company.id)
                     assert not report.errors, report.errors
                     weeks = 2 + (runs + 1) // len(staff_ids) + 1
