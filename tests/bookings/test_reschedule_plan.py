@@ -79,3 +79,16 @@ def test_a_changed_event_type_cannot_be_moved_onto() -> None:
     new = [BusySpan(s.key, s.staff_id, s.starts_at, s.ends_at, s.event_type_id + 50) for s in chain(15)]
     with pytest.raises(CannotMoveInPlace):
         plan_reschedule(old, new)
+
+
+def test_a_part_with_nothing_to_move_is_created_once_the_old_bookings_in_its_way_moved() -> None:
+    # Blocked chain: A 0-45, A's pause 45-55 (released: no booking any more), B 55-115, B's pause 115-130.
+    layout = (("A", 0, 45), ("A/pause", 45, 55), ("B", 55, 115), ("B/pause", 115, 130))
+    old = [s for s in chain(0, layout=layout) if s.key != "A/pause"]
+    new = chain(15, layout=layout)
+    plan = plan_reschedule(old, new)
+    # The new A/pause (60-70) lands on old B: B moves first (after its own pause moved out of its way).
+    assert "A/pause" in plan.creates
+    assert plan.create_waves == {"A/pause": plan.moves["B"] + 1}
+    assert plan.moves["B"] > plan.moves["B/pause"]
+    assert plan.waves == plan.create_waves["A/pause"] + 1

@@ -8,6 +8,8 @@ be cancelled first. So each new segment is either
   availability check ignores the booking being moved). A move whose new time overlaps *other* old bookings
   of that person waits until those have moved away themselves (so they move too, even where their own
   new time would not need it): moves run in waves.
+A new part that overlaps the old chain but has no old booking of its own to move (its pause was released
+before the move) is created once the old bookings in its way have moved away (the wave after theirs).
 Old segments that were not moved are cancelled once every new segment stands. Taking it back reverses it:
 created bookings are cancelled, moved ones are moved back (latest wave first).
 
@@ -22,7 +24,7 @@ exactly like segments.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -47,10 +49,12 @@ class ReschedulePlan:
     creates: tuple[str, ...]  # new parts booked as new bookings
     moves: dict[str, int]  # new part → wave (the old booking of the same part moves there)
     cancels: tuple[str, ...]  # old parts cancelled once the new chain stands
+    # Creates that must wait for moves (new part → wave); every other create goes out in wave 0.
+    create_waves: dict[str, int] = field(default_factory=dict)
 
     @property
     def waves(self) -> int:
-        return max(self.moves.values(), default=-1) + 1
+        return max([*self.moves.values(), *self.create_waves.values()], default=-1) + 1
 
 
 class CannotMoveInPlace(Exception):
@@ -65,11 +69,14 @@ def plan_reschedule(old: Sequence[BusySpan], new: Sequence[BusySpan]) -> Resched
         """Old bookings (other than its own) that must be gone before segment `key` can move in."""
         return [span for span in old if span.overlaps(new_by_key[key]) and span.key != key]
 
-    # Segments that overlap the old chain move; so does every old segment in the way of a move (an old
-    # booking that is only cancelled at the end would block it for good).
-    moves = {span.key for span in new if any(o.overlaps(span) for o in old)}
+    # Parts that overlap the old chain move; so does every old booking in the way of a move or of a waiting
+    # create (an old booking that is only cancelled at the end would block it for good). A part with no old
+    # booking of its own waits instead.
+    overlapping = {span.key for span in new if any(o.overlaps(span) for o in old)}
+    waiting = {key for key in overlapping if key not in old_by_key}
+    moves = overlapping - waiting
     while True:
-        in_the_way = {b.key for key in moves for b in blockers(key)} - moves
+        in_the_way = {b.key for key in moves | waiting for b in blockers(key)} - moves
         if not in_the_way:
             break
         moves |= in_the_way
@@ -83,9 +90,10 @@ def plan_reschedule(old: Sequence[BusySpan], new: Sequence[BusySpan]) -> Resched
                 "current booking cannot be moved there (another staff member or event type)"
             )
     waves = _waves({key: [b.key for b in blockers(key)] for key in moves})
+    create_waves = {key: max(waves[b.key] + 1 for b in blockers(key)) for key in sorted(waiting)}
     creates = tuple(span.key for span in new if span.key not in moves)
     cancels = tuple(span.key for span in old if span.key not in moves)
-    return ReschedulePlan(creates, waves, cancels)
+    return ReschedulePlan(creates, waves, cancels, create_waves)
 
 
 def _waves(waits_for: dict[str, list[str]]) -> dict[str, int]:

@@ -253,9 +253,9 @@ class BookingSagaRunner:
             return True
         pending = [s for s in makes if s.state == StepState.PENDING]
         if pending:
-            moves = [s.wave for s in pending if s.action == StepAction.MOVE]
-            first_wave = min(moves, default=0)
-            batch = [s for s in pending if s.action == StepAction.CREATE or (s.wave == first_wave and moves)]
+            # Waves in order (see `reschedule_plan`); a booking's creates are all wave 0.
+            first_wave = min(s.wave for s in pending)
+            batch = [s for s in pending if s.wave == first_wave]
             await self._run_batch(
                 drive,
                 batch,

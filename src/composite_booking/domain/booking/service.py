@@ -558,7 +558,9 @@ class BookingService:
                         step.wave = plan.moves[_span_key(row)]
                         sagas.add(step)
                     else:
-                        sagas.add(_step(saga.id, row, StepAction.CREATE, event_type_id))
+                        step = _step(saga.id, row, StepAction.CREATE, event_type_id)
+                        step.wave = plan.create_waves.get(_span_key(row), 0)
+                        sagas.add(step)
                 for key in plan.cancels:
                     old = old_by_key[key]
                     step = _step(saga.id, old, StepAction.CANCEL, old.calcom_event_type_id or 0)
