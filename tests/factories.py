@@ -40,7 +40,11 @@ class World:
 
 
 async def make_world(
-    session_factory: async_sessionmaker[AsyncSession], *, company_id: int | None = None, staff: int = 2
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    company_id: int | None = None,
+    staff: int = 2,
+    policy: str = "free",
 ) -> World:
     """A company (or the given one) with a branch, staff, a customer and a simple service."""
     async with session_factory() as session, session.begin():
@@ -60,7 +64,7 @@ async def make_world(
             name="Cut",
             composite=False,
             segments=[{"key": "A", "name": "Cut", "duration_min": 30}],
-            pause_bookable_policy="free",
+            pause_bookable_policy=policy,
             reschedule_policy={},
         )
         session.add_all([*people, customer, service])

@@ -39,7 +39,13 @@ from composite_booking.domain.booking.saga import StaffCalendarChanged
 from composite_booking.domain.booking.service import BookingService
 from composite_booking.domain.booking.wiring import booking_settings, lock_service, mail_sender
 from composite_booking.domain.cancellation import AppointmentCancellation
-from composite_booking.jobs.handlers import calcom_handlers, cancellation_handlers, schedule_drift_check
+from composite_booking.domain.pause_release import PauseRelease
+from composite_booking.jobs.handlers import (
+    calcom_handlers,
+    cancellation_handlers,
+    pause_release_handlers,
+    schedule_drift_check,
+)
 from composite_booking.jobs.notifications import notification_handlers
 from composite_booking.jobs.outbox import Handler, OutboxWorker
 from composite_booking.jobs.recovery import SagaRecovery
@@ -165,6 +171,8 @@ def _build(
             session_factory, calcom, on_staff_calendar_changed=on_staff_calendar_changed
         )
         handlers.update(cancellation_handlers(cancellation, on_cancelled=bookings.notify_cancelled))
+        release = PauseRelease(session_factory, calcom, on_staff_calendar_changed=on_staff_calendar_changed)
+        handlers.update(pause_release_handlers(release))
     saga_recovery = None
     if bookings.saga is not None:
         recheck_after = timedelta(seconds=settings.saga_recheck_after_s)

@@ -129,12 +129,10 @@ async def test_external_cancellation_flags_the_appointment_and_redelivery_is_har
     assert await events(session_factory) == 1
 
 
-async def test_a_held_pause_cancelled_in_calcom_is_a_release_and_the_appointment_stands(
-    anonymous: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
-) -> None:
-    world = await make_world(session_factory)
+async def held_pause_chain(session_factory: async_sessionmaker[AsyncSession], policy: str) -> int:
+    world = await make_world(session_factory, policy=policy)
     emma = world.staff_ids[0]
-    appointment_id = await make_appointment(
+    return await make_appointment(
         session_factory,
         world,
         [
@@ -143,6 +141,12 @@ async def test_a_held_pause_cancelled_in_calcom_is_a_release_and_the_appointment
             SlotSpec("B", emma, T0 + timedelta(minutes=60), 15, calcom_booking_uid="uid-b"),
         ],
     )
+
+
+async def test_a_held_pause_cancelled_in_calcom_is_a_release_and_the_appointment_stands(
+    anonymous: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    appointment_id = await held_pause_chain(session_factory, "blocked")
     body = cancelled("uid-hold", reason="Emma hat Zeit")
     response = await anonymous.post("/v1/calcom/webhook", content=body, headers=signed(body))
     assert response.status_code == 200, response.text
@@ -155,6 +159,18 @@ async def test_a_held_pause_cancelled_in_calcom_is_a_release_and_the_appointment
         ("segment", "A", "booked", True),
         ("segment", "B", "booked", True),
     ]
+
+
+async def test_a_never_released_pause_cancelled_in_calcom_is_flagged(
+    anonymous: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    appointment_id = await held_pause_chain(session_factory, "never")
+    body = cancelled("uid-hold", reason="versehentlich")
+    response = await anonymous.post("/v1/calcom/webhook", content=body, headers=signed(body))
+    assert response.json()["outcome"] == "flagged for attention"
+    appointment, slots = await load(session_factory, appointment_id)
+    assert appointment.attention_reason == "pause after A cancelled in Cal.com (versehentlich)"
+    assert ("pause", "cancelled_externally", False) in {(s.kind, s.status, s.active) for s in slots}
 
 
 async def test_external_reschedule_is_recorded(

@@ -12,7 +12,7 @@ from composite_booking.calcom.webhooks import BookingChange
 from composite_booking.db.repositories.calendar_changes import CalendarChangeRepository
 from composite_booking.db.repositories.outbox import OutboxRepository
 from composite_booking.domain.cancellation import request_cancellation
-from composite_booking.domain.segments import SlotKind
+from composite_booking.domain.segments import PausePolicy, SlotKind
 from composite_booking.domain.statuses import (
     EXTERNALLY_CHANGED_SLOT_STATES,
     OWN_CHANGE_APPOINTMENT_STATES,
@@ -89,7 +89,8 @@ class CalendarChanges:
             return ours("already recorded")
 
         moved = change.trigger == "BOOKING_RESCHEDULED"
-        if slot.kind == SlotKind.PAUSE and not moved:
+        releasable = slot.kind == SlotKind.PAUSE and not moved
+        if releasable and await self._changes.pause_policy(appointment) is PausePolicy.BLOCKED:
             # The salon gave the held pause back in Cal.com: that is a release, the appointment stands.
             slot.status = SlotStatus.RELEASED
             slot.active = False
@@ -99,7 +100,12 @@ class CalendarChanges:
         # The time no longer stands in Cal.com, so it must not block others here either.
         slot.active = False
         what = f"moved in Cal.com to {change.new_start}" if moved else "cancelled in Cal.com"
-        reason = f"segment {slot.segment_key} {what}" + (f" ({change.reason})" if change.reason else "")
+        part = (
+            f"pause after {slot.segment_key}"
+            if slot.kind == SlotKind.PAUSE
+            else f"segment {slot.segment_key}"
+        )
+        reason = f"{part} {what}" + (f" ({change.reason})" if change.reason else "")
         if appointment.attention_reason is None:
             appointment.attention_reason = reason
             appointment.attention_since = self._now

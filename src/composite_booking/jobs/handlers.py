@@ -11,6 +11,7 @@ from composite_booking.config import Settings
 from composite_booking.db.models import Service
 from composite_booking.db.repositories.outbox import ClaimedMessage, OutboxRepository
 from composite_booking.domain.cancellation import CANCEL_APPOINTMENT, AppointmentCancellation
+from composite_booking.domain.pause_release import RELEASE_PAUSE, PauseRelease, ReleaseState
 from composite_booking.domain.statuses import AppointmentStatus
 from composite_booking.jobs.outbox import Handler
 
@@ -85,3 +86,17 @@ def cancellation_handlers(
             )
 
     return {CANCEL_APPOINTMENT: cancel}
+
+
+class ReleaseUnsettled(Exception):
+    """Cal.com could not tell whether a held pause's booking is gone: the outbox asks again later."""
+
+
+def pause_release_handlers(release: PauseRelease) -> dict[str, Handler]:
+    async def settle(message: ClaimedMessage) -> None:
+        assert message.company_id is not None
+        outcome = await release.run(message.company_id, int(message.payload["slot_id"]))
+        if outcome.state is ReleaseState.UNSETTLED:
+            raise ReleaseUnsettled(outcome.error or "Cal.com could not tell")
+
+    return {RELEASE_PAUSE: settle}

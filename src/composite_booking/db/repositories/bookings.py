@@ -265,6 +265,14 @@ class BookingRepository:
                 .values(**values)
             )
 
+    async def slot(self, slot_id: int, *, for_update: bool = False) -> AppointmentSlot | None:
+        statement = select(AppointmentSlot).where(
+            AppointmentSlot.company_id == self.company_id, AppointmentSlot.id == slot_id
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
     async def bump_version(self, appointment_id: int) -> None:
         """Mark the appointment changed (its version is what a reschedule checks it was read at)."""
         await self._session.execute(

@@ -13,7 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from composite_booking.db.models import Appointment, AppointmentSlot, CalcomWebhookEvent
+from composite_booking.db.models import Appointment, AppointmentSlot, CalcomWebhookEvent, Service
+from composite_booking.domain.segments import PausePolicy
 
 
 class CalendarChangeRepository:
@@ -57,3 +58,14 @@ class CalendarChangeRepository:
             .with_for_update(of=AppointmentSlot)
         )
         return (await self._session.execute(statement)).scalars().first()
+
+    async def pause_policy(self, appointment: Appointment) -> PausePolicy:
+        """The pause policy of the appointment's service (scoped by the appointment's company)."""
+        policy = (
+            await self._session.execute(
+                select(Service.pause_bookable_policy).where(
+                    Service.company_id == appointment.company_id, Service.id == appointment.service_id
+                )
+            )
+        ).scalar_one()
+        return PausePolicy(policy)

@@ -75,6 +75,8 @@ _MAKE = (StepAction.CREATE, StepAction.MOVE)
 # receives mail (RFC 2606).
 PLACEHOLDER_EMAIL_DOMAIN = "no-email.invalid"
 _MAX_PASSES = 50
+# What a booking made before a metadata field existed stands for: before `part`, only segments were booked.
+_METADATA_DEFAULTS = {"part": SlotKind.SEGMENT.value}
 
 # What a step's Cal.com call came back with, kept until its batch records all of them.
 _Outcome = TypeVar("_Outcome")
@@ -387,7 +389,7 @@ class BookingSagaRunner:
             booking
             async for booking in self._calcom.iter_bookings(filters)
             if booking.status != BookingStatus.CANCELLED
-            and all(str(booking.metadata.get(k)) == v for k, v in wanted.items())
+            and all(str(booking.metadata.get(k, _METADATA_DEFAULTS.get(k))) == v for k, v in wanted.items())
         ]
 
     async def _record_makes(

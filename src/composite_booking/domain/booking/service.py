@@ -61,15 +61,12 @@ from composite_booking.domain.booking.saga import (
 )
 from composite_booking.domain.booking.states import Checkpoint, SagaKind, SagaState, StepAction, StepState
 from composite_booking.domain.booking.views import BookingRenderer, pauses_of
-from composite_booking.domain.cancellation import (
-    AppointmentCancellation,
-    cancel_calcom_booking,
-    request_cancellation,
-)
+from composite_booking.domain.cancellation import AppointmentCancellation, request_cancellation
 from composite_booking.domain.catalog import Pagination
 from composite_booking.domain.errors import (
     BookingOutcomePending,
     BookingStateConflict,
+    BookingUpstreamUnavailable,
     CalendarNotReady,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -80,6 +77,7 @@ from composite_booking.domain.errors import (
     ServiceError,
     SlotUnavailable,
 )
+from composite_booking.domain.pause_release import PauseRelease, ReleaseState, request_release
 from composite_booking.domain.placement import SlotResolver
 from composite_booking.domain.segments import PausePolicy, SlotKind
 from composite_booking.domain.statuses import AppointmentStatus, SlotStatus
@@ -94,7 +92,6 @@ Clock = Callable[[], datetime]
 StaffCalendarChanged = Callable[[int], Awaitable[None]]
 
 DEFAULT_CANCEL_REASON = "Cancelled at the customer's request"
-PAUSE_RELEASE_REASON = "Pause released: the staff member is free during it"
 
 
 async def _nothing(_: int) -> None:
@@ -186,6 +183,7 @@ class BookingService:
         self._on_staff_calendar_changed = on_staff_calendar_changed
         self.saga: BookingSagaRunner | None = None
         self._cancellation: AppointmentCancellation | None = None
+        self._pause_release: PauseRelease | None = None
         if calcom is not None:
             self.saga = BookingSagaRunner(
                 session_factory,
@@ -198,6 +196,9 @@ class BookingService:
                 alternatives=self.alternatives_for,
             )
             self._cancellation = AppointmentCancellation(
+                session_factory, calcom, on_staff_calendar_changed=on_staff_calendar_changed
+            )
+            self._pause_release = PauseRelease(
                 session_factory, calcom, on_staff_calendar_changed=on_staff_calendar_changed
             )
 
@@ -481,6 +482,10 @@ class BookingService:
             )
         if status is not AppointmentStatus.CONFIRMED:
             raise BookingStateConflict(f"booking {appointment.id} is {status.value} and cannot be moved")
+        if any(s.active and s.status == SlotStatus.CANCELLING for s in appointment.slots):
+            raise BookingStateConflict(
+                f"a pause of booking {appointment.id} is being released right now; try again shortly"
+            )
         cutoff_hours = int(service.reschedule_policy.get("cutoff_hours", 24))
         max_changes = int(service.reschedule_policy.get("max_changes", 3))
         if self._clock() + timedelta(hours=cutoff_hours) > appointment.starts_at:
@@ -657,14 +662,13 @@ class BookingService:
         self, company_id: int, appointment_id: int, number: int, *, idempotency: IdempotencyRef | None = None
     ) -> BookingResponse:
         """Give a held pause back (`blocked` services only): its Cal.com booking is cancelled, so the staff
-        member is bookable during it again, here and in Cal.com.
+        member is bookable during it again, here and in Cal.com (see `pause_release`).
 
-        The row is marked `cancelling` before Cal.com is asked (Cal.com's webhook about it then reads as our
-        own change) and `released` once the booking is gone. If Cal.com fails, the pause is held again and
-        the answer is 502/503; a retry, or a release interrupted by a crash (found `cancelling`), asks again.
+        If Cal.com refuses, the pause stays held and the answer is 502; if it cannot tell, 503 and the
+        outbox finishes the release. Either way the Idempotency-Key is not kept: a retry asks again.
         """
-        calcom = self._calcom
-        if calcom is None:
+        release = self._pause_release
+        if release is None:
             raise CalendarNotReady("Cal.com is not configured (CALCOM_API_KEY): bookings cannot be changed")
         known = await self._known_answer(company_id, idempotency)
         if known is not None:
@@ -675,29 +679,28 @@ class BookingService:
                 return answer
             bookings = BookingRepository(session, company_id)
             row = await self._held_pause(bookings, appointment_id, number)
-            to_cancel = row.calcom_booking_uid if row is not None else None
-            if row is not None and to_cancel is None:  # held here only: nothing to ask Cal.com
-                await bookings.update_slots([row.id], status=SlotStatus.RELEASED, active=False)
-            elif row is not None:
+            if row is None or row.calcom_booking_uid is None:
+                if row is not None:  # held here only (booked before pauses had bookings): nothing in Cal.com
+                    await bookings.update_slots([row.id], status=SlotStatus.RELEASED, active=False)
+                    await bookings.bump_version(appointment_id)
+                return await self._answer_release(session, bookings, company_id, appointment_id, key_id)
+            if row.status != SlotStatus.CANCELLING:
+                # The version bump turns away a reschedule that read the appointment before this.
                 await bookings.update_slots([row.id], status=SlotStatus.CANCELLING)
-            if to_cancel is None:
-                return await self._released(session, bookings, company_id, appointment_id, key_id, row)
-        assert row is not None
-        error = await cancel_calcom_booking(calcom, to_cancel, PAUSE_RELEASE_REASON)
+                await bookings.bump_version(appointment_id)
+                await request_release(OutboxRepository(session), company_id=company_id, slot_id=row.id)
+        outcome = await release.run(company_id, row.id)
         async with self._session_factory() as session, session.begin():
             bookings = BookingRepository(session, company_id)
-            if error is not None:
-                # Held again, unless a concurrent release of the same pause got through meanwhile.
-                appointment = await _require(bookings, appointment_id, for_update=True)
-                for slot in appointment.slots:
-                    if slot.id == row.id and slot.status == SlotStatus.CANCELLING:
-                        slot.status = SlotStatus.BOOKED
-                if key_id is not None:
-                    await IdempotencyRepository(session, company_id).forget(key_id)
-            else:
-                await bookings.update_slots([row.id], status=SlotStatus.RELEASED, active=False)
-                return await self._released(session, bookings, company_id, appointment_id, key_id, row)
-        raise upstream_failure([error], outcome="the pause is still held")
+            if outcome.state is ReleaseState.RELEASED:
+                return await self._answer_release(session, bookings, company_id, appointment_id, key_id)
+            if key_id is not None:
+                await IdempotencyRepository(session, company_id).forget(key_id)
+        if outcome.state is ReleaseState.STILL_HELD:
+            raise upstream_failure([outcome.error or ""], outcome="the pause is still held")
+        raise BookingUpstreamUnavailable(
+            f"Cal.com did not confirm the release ({outcome.error}); it is finished in the background"
+        )
 
     async def _held_pause(
         self, bookings: BookingRepository, appointment_id: int, number: int
@@ -724,23 +727,17 @@ class BookingService:
         row = pause.held_row
         return row if row is not None and row.active else None
 
-    async def _released(
+    async def _answer_release(
         self,
         session: AsyncSession,
         bookings: BookingRepository,
         company_id: int,
         appointment_id: int,
         key_id: int | None,
-        row: AppointmentSlot | None,
     ) -> BookingResponse:
-        if row is not None:
-            await bookings.bump_version(appointment_id)
         body = await self._render(session, bookings, appointment_id)
         if key_id is not None:
             await IdempotencyRepository(session, company_id).complete(key_id, status=200, body=body)
-        if row is not None:
-            # Before the commit is fine: the caches hold Cal.com's free time, which changed already.
-            await self._on_staff_calendar_changed(row.staff_id)
         return BookingResponse(200, body)
 
     # --- shared steps -----------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from composite_booking.domain.statuses import AppointmentStatus, SlotStatus
 from composite_booking.notifications import AppointmentView, CustomerView, Language, PauseView, SegmentView
 from composite_booking.schemas import bookings as schemas
 
-_HOLDING = (SlotStatus.HELD, SlotStatus.BOOKED)
+# A pause being released holds its time until Cal.com confirms the release.
+_HOLDING = (SlotStatus.HELD, SlotStatus.BOOKED, SlotStatus.CANCELLING)
 
 
 @dataclass(frozen=True, slots=True)
