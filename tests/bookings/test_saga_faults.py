@@ -120,14 +120,22 @@ async def test_a_late_booking_after_an_unknown_outcome_is_cancelled(salon: Salon
     await assert_settled(salon)
 
 
-async def test_random_upstream_errors_never_leave_anything_behind(salon: Salon) -> None:
-    salon.sandbox.faults.set_error_rate(
-        0.3, kinds=[CallKind.CREATE_BOOKING, CallKind.CANCEL_BOOKING, CallKind.LIST_BOOKINGS], seed=11
-    )
+@pytest.mark.parametrize(
+    ("service", "bookings_each", "error_rate", "seed", "hours"),
+    [
+        ("colour", 4, 0.3, 11, (9, 12)),  # four segments, free pauses
+        ("men", 5, 0.2, 5, (9, 13)),  # blocked: three segments and two held pauses, all or none stand
+    ],
+)
+async def test_random_upstream_errors_never_leave_anything_behind(
+    salon: Salon, service: str, bookings_each: int, error_rate: float, seed: int, hours: tuple[int, ...]
+) -> None:
+    kinds = [CallKind.CREATE_BOOKING, CallKind.CANCEL_BOOKING, CallKind.LIST_BOOKINGS]
+    salon.sandbox.faults.set_error_rate(error_rate, kinds=kinds, seed=seed)
     answers = []
-    for hour in (9, 12):
+    for hour in hours:
         for staff in ("Emma", "Fabian", "David"):
-            answers.append((await salon.book("colour", at(hour), staff=staff)).status_code)
+            answers.append((await salon.book(service, at(hour), staff=staff)).status_code)
     assert set(answers) <= {201, 502}
     assert 201 in answers
     assert 502 in answers
@@ -136,7 +144,7 @@ async def test_random_upstream_errors_never_leave_anything_behind(salon: Salon) 
     await salon.recovery().run_once()
     await salon.recovery(later_by=timedelta(minutes=30)).run_once()
 
-    assert len(accepted(salon.sandbox)) == 4 * answers.count(201)
+    assert len(accepted(salon.sandbox)) == bookings_each * answers.count(201)
     await assert_settled(salon)
     await assert_no_overlaps(salon)
 
@@ -155,25 +163,3 @@ async def _metadata_of(salon: Salon, step: BookingSagaStep) -> dict[str, str]:
         "company_id": str(salon.company_id),
         "chain": str(saga.chain),
     }
-
-
-async def test_random_upstream_errors_with_held_pauses_never_leave_a_hold_behind(salon: Salon) -> None:
-    """A blocked chain is five Cal.com bookings (three segments, two held pauses): all or none stand."""
-    salon.sandbox.faults.set_error_rate(
-        0.2, kinds=[CallKind.CREATE_BOOKING, CallKind.CANCEL_BOOKING, CallKind.LIST_BOOKINGS], seed=5
-    )
-    answers = []
-    for hour in (9, 13):
-        for staff in ("Emma", "Fabian", "David"):
-            answers.append((await salon.book("men", at(hour), staff=staff)).status_code)
-    assert set(answers) <= {201, 502}
-    assert 201 in answers
-    assert 502 in answers
-
-    salon.sandbox.faults.reset()
-    await salon.recovery().run_once()
-    await salon.recovery(later_by=timedelta(minutes=30)).run_once()
-
-    assert len(accepted(salon.sandbox)) == 5 * answers.count(201)
-    await assert_settled(salon)
-    await assert_no_overlaps(salon)
