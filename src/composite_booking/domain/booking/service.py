@@ -277,27 +277,46 @@ class BookingService:
         idempotency: IdempotencyRef | None,
     ) -> tuple[_Claimed | BookingResponse, CompositeSlot]:
         """Place the chain and claim it (step 1) under the staff-day locks; a lost race places it again."""
+
+        async def place() -> CompositeSlot:
+            return await self._place(company_id, service, request.starts_at, request.staff_id, None)
+
+        async def claim(placement: CompositeSlot) -> _Claimed | BookingResponse:
+            return await self._claim_booking(company_id, service, request, placement, idempotency)
+
+        return await self._claim_under_locks(
+            company_id, service, request.starts_at, request.staff_id, place, claim, also_locked=[]
+        )
+
+    async def _claim_under_locks(
+        self,
+        company_id: int,
+        service: BookableService,
+        starts_at: datetime,
+        staff_id: int | None,
+        place: Callable[[], Awaitable[CompositeSlot]],
+        claim: Callable[[CompositeSlot], Awaitable[_Claimed | BookingResponse]],
+        *,
+        also_locked: list[tuple[int, datetime, datetime]],
+    ) -> tuple[_Claimed | BookingResponse, CompositeSlot]:
+        """Shared by booking and moving: place, lock the staff members' days (and `also_locked`: the chain
+        being moved), place again if someone decided for them while we waited, claim; a lost race in
+        PostgreSQL places it once more, up to `claim_attempts` times, then it is a 409."""
         zone = ZoneInfo(service.time_zone)
-        claimed: _Claimed | BookingResponse | None = None
         for _ in range(self._settings.claim_attempts):
-            placement = await self._place(company_id, service, request.starts_at, request.staff_id, None)
-            keys = staff_day_keys(_spans(placement), zone)
+            placement = await place()
+            keys = staff_day_keys([*_spans(placement), *also_locked], zone)
             async with self._locks.hold(keys) as lock:
                 if lock is LockOutcome.HELD_AFTER_WAIT:
                     # Someone decided for these staff members and days while we waited: decide again.
-                    placement = await self._place(
-                        company_id, service, request.starts_at, request.staff_id, None
-                    )
+                    placement = await place()
                     if not set(staff_day_keys(_spans(placement), zone)) <= set(keys):
                         continue
                 try:
-                    claimed = await self._claim_booking(company_id, service, request, placement, idempotency)
+                    return await claim(placement), placement
                 except _TimeTaken:
                     continue
-            break
-        if claimed is None:
-            raise await self._unavailable(company_id, service, request.starts_at, request.staff_id)
-        return claimed, placement
+        raise await self._unavailable(company_id, service, starts_at, staff_id)
 
     async def _claim_booking(
         self,
@@ -427,30 +446,25 @@ class BookingService:
         request: RescheduleRequest,
         idempotency: IdempotencyRef | None,
     ) -> tuple[_Claimed | BookingResponse, CompositeSlot]:
-        zone = ZoneInfo(service.time_zone)
         current_staff = current.segments[0].staff_id
-        appointment_id = appointment.id
-        claimed: _Claimed | BookingResponse | None = None
-        for _ in range(self._settings.claim_attempts):
-            placement = await self._place_moved(company_id, service, request, current_staff, appointment_id)
-            keys = staff_day_keys([*_spans(placement), *_row_spans(current)], zone)
-            async with self._locks.hold(keys) as lock:
-                if lock is LockOutcome.HELD_AFTER_WAIT:
-                    placement = await self._place_moved(
-                        company_id, service, request, current_staff, appointment_id
-                    )
-                    if not set(staff_day_keys(_spans(placement), zone)) <= set(keys):
-                        continue
-                try:
-                    claimed = await self._claim_reschedule(
-                        company_id, service, appointment, current, placement, idempotency
-                    )
-                except _TimeTaken:
-                    continue
-            break
-        if claimed is None:
-            raise await self._unavailable(company_id, service, request.starts_at, request.staff_id)
-        return claimed, placement
+
+        async def place() -> CompositeSlot:
+            return await self._place_moved(company_id, service, request, current_staff, appointment.id)
+
+        async def claim(placement: CompositeSlot) -> _Claimed | BookingResponse:
+            return await self._claim_reschedule(
+                company_id, service, appointment, current, placement, idempotency
+            )
+
+        return await self._claim_under_locks(
+            company_id,
+            service,
+            request.starts_at,
+            request.staff_id,
+            place,
+            claim,
+            also_locked=_row_spans(current),
+        )
 
     async def _place_moved(
         self,
