@@ -326,7 +326,6 @@ class BookingService:
         placement: CompositeSlot,
         idempotency: IdempotencyRef | None,
     ) -> _Claimed | BookingResponse:
-        now = self._clock()
         try:
             async with self._session_factory() as session, session.begin():
                 key_id, answer = await self._claim_key(session, company_id, idempotency, with_saga=True)
@@ -363,21 +362,12 @@ class BookingService:
                     placement=placement,
                     policy=service.policy,
                 )
-                for row in rows:
-                    bookings.add(row)
-                await bookings.flush()  # the exclusion constraint decides here
-                saga = BookingSaga(
-                    company_id=company_id,
-                    appointment_id=appointment.id,
-                    kind=SagaKind.BOOK,
-                    state=SagaState.BOOKING,
-                    chain=1,
-                    version=1,
-                    lease_until=now + self._settings.saga_lease,
+                saga, sagas = await self._hold_and_log(
+                    session,
+                    bookings,
+                    rows,
+                    BookingSaga(appointment_id=appointment.id, kind=SagaKind.BOOK, chain=1),
                 )
-                sagas = SagaRepository(session)
-                sagas.add(saga)
-                await sagas.flush()
                 # Every row is one Cal.com booking: each segment, and each held pause.
                 steps = [
                     _step(saga.id, row, StepAction.CREATE, event_types[_event_type_key(row)]) for row in rows
@@ -394,6 +384,27 @@ class BookingService:
         return _Claimed(
             SagaRef(saga.id, 1), appointment.id, ClaimedRows(saga, steps, appointment, rows, customer)
         )
+
+    async def _hold_and_log(
+        self,
+        session: AsyncSession,
+        bookings: BookingRepository,
+        rows: list[AppointmentSlot],
+        saga: BookingSaga,
+    ) -> tuple[BookingSaga, SagaRepository]:
+        """Step 1's heart, shared by booking and moving: hold the rows (PostgreSQL's exclusion constraint
+        decides here, before Cal.com is asked anything) and open the saga's log, leased to this driver."""
+        for row in rows:
+            bookings.add(row)
+        await bookings.flush()
+        saga.company_id = bookings.company_id
+        saga.state = SagaState.BOOKING
+        saga.version = 1
+        saga.lease_until = self._clock() + self._settings.saga_lease
+        sagas = SagaRepository(session)
+        sagas.add(saga)
+        await sagas.flush()
+        return saga, sagas
 
     # --- reschedule -------------------------------------------------------------------------------------
 
@@ -522,7 +533,6 @@ class BookingService:
         placement: CompositeSlot,
         idempotency: IdempotencyRef | None,
     ) -> _Claimed | BookingResponse:
-        now = self._clock()
         try:
             async with self._session_factory() as session, session.begin():
                 key_id, answer = await self._claim_key(session, company_id, idempotency, with_saga=True)
@@ -550,22 +560,17 @@ class BookingService:
                     policy=service.policy,
                     overlap_group=appointment.id,
                 )
-                for row in rows:
-                    bookings.add(row)
-                await bookings.flush()  # the exclusion constraint decides here
-                saga = BookingSaga(
-                    company_id=company_id,
-                    appointment_id=appointment.id,
-                    kind=SagaKind.RESCHEDULE,
-                    state=SagaState.BOOKING,
-                    chain=chain,
-                    replaces_chain=current.number,
-                    version=1,
-                    lease_until=now + self._settings.saga_lease,
+                saga, sagas = await self._hold_and_log(
+                    session,
+                    bookings,
+                    rows,
+                    BookingSaga(
+                        appointment_id=appointment.id,
+                        kind=SagaKind.RESCHEDULE,
+                        chain=chain,
+                        replaces_chain=current.number,
+                    ),
                 )
-                sagas = SagaRepository(session)
-                sagas.add(saga)
-                await sagas.flush()
                 old_by_key = {_span_key(s): s for s in current.rows}
                 for row in rows:
                     event_type_id = event_types[_event_type_key(row)]
